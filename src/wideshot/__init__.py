@@ -1,0 +1,15 @@
+"""wideshot — size and orientation of nanoparticles from single-shot wide-angle diffraction.
+
+Public API
+----------
+simulate(radius_nm, quaternion, **options) -> (B, 128, 128) float32 SPEC images
+simulate_density(density, voxel_nm, **options) -> (B, 128, 128) float32 SPEC images
+canonical(q) -> q projected into the fundamental domain of the icosahedral group
+misorientation_deg(q1, q2) -> symmetry-aware misorientation in degrees
+"""
+from wideshot.geometry import canonical, misorientation_deg
+from wideshot.physics import simulate, simulate_density
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "canonical", "misorientation_deg", "simulate", "simulate_density"]

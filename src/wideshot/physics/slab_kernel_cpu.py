@@ -1,0 +1,155 @@
+"""Fused CPU kernel for the analytic MSFT (numba): the same sum as
+:func:`~wideshot.physics.polyhedron_msft.slab_amplitude`, without temporaries.
+
+The torch version stays the implementation for CUDA and for gradients; this one exists
+because on a CPU the torch version spends its time streaming ~40 elementwise temporaries
+through memory, while the fused loop keeps everything in registers (≈10× faster). Both are
+tested against each other and against the independent references. Arithmetic is float64.
+"""
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from wideshot.physics.divided_differences import TAYLOR_RADIUS, TAYLOR_TERMS
+
+#: In float64 the explicit formula's relative error ~1e-16·|Δf|max/|Δf|min stays below 1e-10
+#: for separations down to 1e-3 (the float32 torch path needs 0.1).
+EXPLICIT_MIN_SEPARATION_FLOAT64 = 1e-3
+
+
+@numba.njit(cache=True, inline="always")
+def _phi1(x: complex) -> complex:
+    """(eˣ − 1)/x, by its series where the quotient would cancel."""
+    if abs(x) < 0.25:
+        term = 1.0 + 0.0j
+        total = 1.0 + 0.0j
+        for n in range(2, 14):
+            term = term * x / n
+            total += term
+        return total
+    return (np.exp(x) - 1.0) / x
+
+
+@numba.njit(cache=True, inline="always")
+def _first_difference(a: complex, b: complex) -> complex:
+    """E[a, b], expanded about the argument with the larger real part."""
+    if a.real >= b.real:
+        return np.exp(a) * _phi1(b - a)
+    return np.exp(b) * _phi1(a - b)
+
+
+@numba.njit(cache=True)
+def _careful(f0: complex, f1: complex, f2: complex) -> complex:
+    d01, d12, d02 = f1 - f0, f2 - f1, f2 - f0
+    m01, m12, m02 = abs(d01), abs(d12), abs(d02)
+    largest = max(m01, m12, m02)
+    if largest < TAYLOR_RADIUS:
+        centre = (f0 + f1 + f2) / 3.0
+        x0, x1, x2 = f0 - centre, f1 - centre, f2 - centre
+        e2 = x0 * x1 + x0 * x2 + x1 * x2
+        e3 = x0 * x1 * x2
+        h_nm3, h_nm2, h_nm1 = 1.0 + 0.0j, 0.0j, -e2      # h0, h1, h2
+        total = 0.5 + h_nm1 / 24.0
+        factorial = 24.0
+        for n in range(3, TAYLOR_TERMS):
+            h_n = -e2 * h_nm2 + e3 * h_nm3
+            factorial *= n + 2
+            total += h_n / factorial
+            h_nm3, h_nm2, h_nm1 = h_nm2, h_nm1, h_n
+        return np.exp(centre) * total
+    if m02 >= largest:
+        return (_first_difference(f1, f2) - _first_difference(f0, f1)) / d02
+    if m12 >= largest:
+        return (_first_difference(f0, f2) - _first_difference(f0, f1)) / d12
+    return (_first_difference(f1, f2) - _first_difference(f0, f2)) / d01
+
+
+@numba.njit(cache=True, parallel=True)
+def _slab_sum(points, triangles, weights, q, gamma, out, pixels_per_job):
+    batch, n_tri = weights.shape
+    n_points = points.shape[1]
+    n_pix = q.shape[0]
+    jobs_per_item = (n_pix + pixels_per_job - 1) // pixels_per_job
+    limit = EXPLICIT_MIN_SEPARATION_FLOAT64**2
+    for job in numba.prange(batch * jobs_per_item):
+        b = job // jobs_per_item
+        first_pixel = (job % jobs_per_item) * pixels_per_job
+        exponent = np.empty(n_points, dtype=np.complex128)
+        power = np.empty(n_points, dtype=np.complex128)
+        for p in range(first_pixel, min(first_pixel + pixels_per_job, n_pix)):
+            qx, qy, qz = q[p, 0], q[p, 1], q[p, 2]
+            for k in range(n_points):
+                phase = qx * points[b, k, 0] + qy * points[b, k, 1] + qz * points[b, k, 2]
+                decay = points[b, k, 3]
+                exponent[k] = -gamma * decay - 1j * phase
+                power[k] = np.exp(exponent[k])
+            acc = 0.0j
+            for t in range(n_tri):
+                w = weights[b, t]
+                if w == 0.0:
+                    continue
+                i0, i1, i2 = triangles[b, t, 0], triangles[b, t, 1], triangles[b, t, 2]
+                f0, f1, f2 = exponent[i0], exponent[i1], exponent[i2]
+                d01, d12, d02 = f1 - f0, f2 - f1, f2 - f0
+                a01 = d01.real * d01.real + d01.imag * d01.imag
+                a12 = d12.real * d12.real + d12.imag * d12.imag
+                a02 = d02.real * d02.real + d02.imag * d02.imag
+                if a01 < limit or a12 < limit or a02 < limit:
+                    value = _careful(f0, f1, f2)
+                else:
+                    value = (power[i0] * d12 - power[i1] * d02 + power[i2] * d01) / (d01 * d02 * d12)
+                acc += w * value
+            denominator = gamma + 1j * qz
+            # 0/0 only in the Born limit at q = 0; the caller puts the volume there.
+            out[b, p] = acc / denominator if denominator != 0 else 0.0j
+
+
+def shared_corners(corners: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Merge triangle corners that are the same point, so each exponential is computed once.
+
+    Entrance corners (d = 0, positive weight) and exit corners are kept apart: each surface is
+    a function of (x, y), so on one surface equal (x, y) means the same point.
+
+    Parameters
+    ----------
+    corners : ndarray (B, T, 3, 4)
+        (x, y, z, d) per triangle corner (nm).
+    weights : ndarray (B, T)
+
+    Returns
+    -------
+    points : ndarray (B, K, 4)
+        Distinct corners, padded by repeating the last one.
+    triangles : ndarray (B, T, 3) int64
+        Indices into ``points``.
+    """
+    batch, n_tri = weights.shape
+    scale = np.abs(corners[..., :3]).max() + 1e-30
+    tolerance = 1e-9 * scale
+    side = np.broadcast_to((weights < 0)[:, :, None, None], corners.shape[:3] + (1,))
+    keys = np.concatenate([side, np.round(corners[..., :2] / tolerance)], axis=-1).reshape(batch, -1, 3)
+    flat = corners.reshape(batch, -1, 4)
+    point_sets, index_sets = [], []
+    for item in range(batch):
+        _, first, inverse = np.unique(keys[item], axis=0, return_index=True, return_inverse=True)
+        point_sets.append(flat[item, first])
+        index_sets.append(inverse.reshape(n_tri, 3))
+    n_points = max(len(p) for p in point_sets)
+    points = np.stack([np.concatenate([p, np.repeat(p[-1:], n_points - len(p), axis=0)])
+                       for p in point_sets])
+    return points, np.stack(index_sets).astype(np.int64)
+
+
+def slab_amplitude_cpu(corners: np.ndarray, weights: np.ndarray, q: np.ndarray,
+                       attenuation: complex, pixels_per_job: int = 256) -> np.ndarray:
+    """A(q) (B, P) complex128 in nm³ — same contract as ``slab_amplitude`` (numpy, CPU)."""
+    corners = np.asarray(corners, dtype=np.float64)
+    weights = np.ascontiguousarray(weights, dtype=np.float64)
+    points, triangles = shared_corners(corners, weights)
+    out = np.empty((weights.shape[0], q.shape[0]), dtype=np.complex128)
+    _slab_sum(np.ascontiguousarray(points), triangles, weights,
+              np.ascontiguousarray(q, dtype=np.float64), complex(attenuation), out, pixels_per_job)
+    return out
