@@ -58,9 +58,11 @@ def exp_divided_difference_2(f0: torch.Tensor, f1: torch.Tensor, f2: torch.Tenso
     d01, d12, d02 = f1 - f0, f2 - f1, f2 - f0
     # exp of a complex tensor is several times slower than exp, cos and sin of real ones.
     e0, e1, e2 = (_exp_complex(f) for f in (f0, f1, f2))
-    result = (e0 * d12 - e1 * d02 + e2 * d01) / (d01 * d02 * d12)
     limit = EXPLICIT_MIN_SEPARATION**2
     close = ((_abs2(d01) < limit) | (_abs2(d12) < limit)) | (_abs2(d02) < limit)
+    # Close elements are recomputed below; a safe denominator keeps their gradient finite.
+    denominator = torch.where(close, torch.ones_like(d01), d01 * d02 * d12)
+    result = (e0 * d12 - e1 * d02 + e2 * d01) / denominator
     if bool(close.any()):
         result[close] = careful_divided_difference_2(f0[close], f1[close], f2[close])
     return result

@@ -69,6 +69,12 @@ def _careful(f0: complex, f1: complex, f2: complex) -> complex:
 
 @numba.njit(cache=True, parallel=True)
 def _slab_sum(points, triangles, weights, q, gamma, out, pixels_per_job):
+    """out[b, p] = Σ_t w_t E[f(corners of t)] / (γ + i q_z), f = −γ d − i q·r.
+
+    Loops run over pixels innermost, on split real/imaginary arrays, so that the triangle
+    arithmetic vectorises; pairs of corners too close for the explicit formula are flagged
+    and recomputed by :func:`_careful` afterwards.
+    """
     batch, n_tri = weights.shape
     n_points = points.shape[1]
     n_pix = q.shape[0]
@@ -76,35 +82,68 @@ def _slab_sum(points, triangles, weights, q, gamma, out, pixels_per_job):
     limit = EXPLICIT_MIN_SEPARATION_FLOAT64**2
     for job in numba.prange(batch * jobs_per_item):
         b = job // jobs_per_item
-        first_pixel = (job % jobs_per_item) * pixels_per_job
-        exponent = np.empty(n_points, dtype=np.complex128)
-        power = np.empty(n_points, dtype=np.complex128)
-        for p in range(first_pixel, min(first_pixel + pixels_per_job, n_pix)):
-            qx, qy, qz = q[p, 0], q[p, 1], q[p, 2]
-            for k in range(n_points):
-                phase = qx * points[b, k, 0] + qy * points[b, k, 1] + qz * points[b, k, 2]
-                decay = points[b, k, 3]
-                exponent[k] = -gamma * decay - 1j * phase
-                power[k] = np.exp(exponent[k])
-            acc = 0.0j
-            for t in range(n_tri):
-                w = weights[b, t]
-                if w == 0.0:
-                    continue
-                i0, i1, i2 = triangles[b, t, 0], triangles[b, t, 1], triangles[b, t, 2]
-                f0, f1, f2 = exponent[i0], exponent[i1], exponent[i2]
-                d01, d12, d02 = f1 - f0, f2 - f1, f2 - f0
-                a01 = d01.real * d01.real + d01.imag * d01.imag
-                a12 = d12.real * d12.real + d12.imag * d12.imag
-                a02 = d02.real * d02.real + d02.imag * d02.imag
-                if a01 < limit or a12 < limit or a02 < limit:
-                    value = _careful(f0, f1, f2)
-                else:
-                    value = (power[i0] * d12 - power[i1] * d02 + power[i2] * d01) / (d01 * d02 * d12)
-                acc += w * value
-            denominator = gamma + 1j * qz
+        first = (job % jobs_per_item) * pixels_per_job
+        size = min(pixels_per_job, n_pix - first)
+        f_re = np.empty((n_points, size))
+        f_im = np.empty((n_points, size))
+        e_re = np.empty((n_points, size))
+        e_im = np.empty((n_points, size))
+        for k in range(n_points):
+            x, y, z, decay = points[b, k, 0], points[b, k, 1], points[b, k, 2], points[b, k, 3]
+            for l in range(size):
+                p = first + l
+                re = -gamma.real * decay
+                im = -gamma.imag * decay - (q[p, 0] * x + q[p, 1] * y + q[p, 2] * z)
+                f_re[k, l] = re
+                f_im[k, l] = im
+                magnitude = math.exp(re)
+                e_re[k, l] = magnitude * math.cos(im)
+                e_im[k, l] = magnitude * math.sin(im)
+        acc_re = np.zeros(size)
+        acc_im = np.zeros(size)
+        close = np.zeros(size, dtype=np.bool_)
+        for t in range(n_tri):
+            w = weights[b, t]
+            if w == 0.0:
+                continue
+            i0, i1, i2 = triangles[b, t, 0], triangles[b, t, 1], triangles[b, t, 2]
+            any_close = False
+            for l in range(size):
+                a_re, a_im = f_re[i1, l] - f_re[i0, l], f_im[i1, l] - f_im[i0, l]                    # d01
+                b_re, b_im = f_re[i2, l] - f_re[i1, l], f_im[i2, l] - f_im[i1, l]                    # d12
+                c_re, c_im = f_re[i2, l] - f_re[i0, l], f_im[i2, l] - f_im[i0, l]                    # d02
+                # numerator e0·d12 − e1·d02 + e2·d01
+                n_re = (e_re[i0, l] * b_re - e_im[i0, l] * b_im - e_re[i1, l] * c_re
+                        + e_im[i1, l] * c_im + e_re[i2, l] * a_re - e_im[i2, l] * a_im)
+                n_im = (e_re[i0, l] * b_im + e_im[i0, l] * b_re - e_re[i1, l] * c_im
+                        - e_im[i1, l] * c_re + e_re[i2, l] * a_im + e_im[i2, l] * a_re)
+                # denominator d01·d02·d12
+                t_re = a_re * c_re - a_im * c_im
+                t_im = a_re * c_im + a_im * c_re
+                m_re = t_re * b_re - t_im * b_im
+                m_im = t_re * b_im + t_im * b_re
+                is_close = (min(a_re * a_re + a_im * a_im, b_re * b_re + b_im * b_im,
+                                c_re * c_re + c_im * c_im) < limit)
+                scale = w / (m_re * m_re + m_im * m_im)
+                v_re = (n_re * m_re + n_im * m_im) * scale
+                v_im = (n_im * m_re - n_re * m_im) * scale
+                acc_re[l] += 0.0 if is_close else v_re
+                acc_im[l] += 0.0 if is_close else v_im
+                close[l] = is_close
+                any_close |= is_close
+            if any_close:
+                for l in range(size):
+                    if close[l]:
+                        value = w * _careful(complex(f_re[i0, l], f_im[i0, l]),
+                                             complex(f_re[i1, l], f_im[i1, l]),
+                                             complex(f_re[i2, l], f_im[i2, l]))
+                        acc_re[l] += value.real
+                        acc_im[l] += value.imag
+        for l in range(size):
+            p = first + l
+            denominator = gamma + 1j * q[p, 2]
             # 0/0 only in the Born limit at q = 0; the caller puts the volume there.
-            out[b, p] = acc / denominator if denominator != 0 else 0.0j
+            out[b, p] = complex(acc_re[l], acc_im[l]) / denominator if denominator != 0 else 0.0j
 
 
 def shared_corners(corners: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +183,7 @@ def shared_corners(corners: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
 
 
 def slab_amplitude_cpu(corners: np.ndarray, weights: np.ndarray, q: np.ndarray,
-                       attenuation: complex, pixels_per_job: int = 256) -> np.ndarray:
+                       attenuation: complex, pixels_per_job: int = 128) -> np.ndarray:
     """A(q) (B, P) complex128 in nm³ — same contract as ``slab_amplitude`` (numpy, CPU)."""
     corners = np.asarray(corners, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)

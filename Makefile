@@ -1,0 +1,38 @@
+# Two commands set up a fresh machine (see README):
+#   make demo   install into .venv and run the main job on built-in defaults
+#   make test   install into .venv (with test extras) and run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+OUT    ?= out
+
+.PHONY: demo test test-slow bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# torch is pinned to 2.13.0 in pyproject.toml: pip takes the CPU wheel on local disk.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	mkdir -p $(OUT)
+	$(BIN)/wideshot simulate --radius-nm 120 --quaternion 0.923,0.103,0.205,0.308 --out $(OUT)/pattern.png
+	$(BIN)/wideshot gallery --out $(OUT)/fig2_augmentations.png
+	@echo "figures in $(OUT)/"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-slow: install
+	$(BIN)/python -m pytest -q -m slow
+
+bench: install
+	$(BIN)/python benchmarks/bench_simulate.py
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache

@@ -1,0 +1,189 @@
+"""Layout of wideshot data sets on disk (HDF5) and the one way they are written: atomically.
+
+A data set file holds, for N samples,
+
+=================  ============  ========  ==================================================
+name               shape         dtype     meaning
+=================  ============  ========  ==================================================
+``images``         (N, H, W)     float32   SPEC images in [0, 1] (128×128 by default), chunked
+                                           one image per chunk, gzip-compressed
+``radius_nm``      (N,)          float64   circumradius R (nm)
+``quaternion``     (N, 4)        float64   orientation (w, x, y, z), scalar first, canonical
+``split``          (N,)          uint8     optional: 0 = train, 1 = validation
+``source_index``   (N,)          int64     augmented files only: row of the source file
+``copy_index``     (N,)          int64     augmented files only: which copy of that row
+=================  ============  ========  ==================================================
+
+File attributes record how the samples were made (seed, physics configuration as JSON,
+material as JSON, package version, ...) and ``complete = True``, which is set last: a file
+without it was not finished. Files are written under a temporary name and moved into place
+with ``os.replace``, so a file at the final path is always complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+IMAGES = "images"
+RADIUS = "radius_nm"
+QUATERNION = "quaternion"
+SPLIT = "split"
+SOURCE_INDEX = "source_index"
+COPY_INDEX = "copy_index"
+
+#: Codes of the ``split`` data set.
+SPLIT_CODES: dict[str, int] = {"train": 0, "validation": 1}
+
+#: Attributes that hold a nested mapping, stored as a JSON string.
+JSON_ATTRIBUTES = ("config", "material")
+
+#: gzip level of the images: level 4 compresses about as well as 9 at a fraction of the time.
+GZIP_LEVEL = 4
+
+SUFFIXES = (".h5", ".hdf5")
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """The output path as a ``Path``; ``ValueError`` unless it ends in .h5 or .hdf5."""
+    path = Path(path)
+    if path.suffix.lower() not in SUFFIXES:
+        raise ValueError(f"the output file must end in .h5 or .hdf5, got {path}")
+    return path
+
+
+def make_parent_folder(path: Path) -> None:
+    """Create the folders above ``path``; ``OSError`` naming the problem if that is impossible."""
+    existing = next(parent for parent in path.parents if parent.exists())
+    if not existing.is_dir():
+        raise NotADirectoryError(f"cannot write {path}: {existing} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OSError(f"cannot write {path}: {error}") from None
+
+
+def replace_atomically(temporary: Path, path: Path) -> None:
+    """Flush ``temporary`` to disk and move it to ``path`` in one step (same file system)."""
+    with open(temporary, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+def _plain(value):
+    """An attribute value as a plain Python object (numpy scalars → int/float/bool, bytes → str)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, bytes):
+        return value.decode()
+    return value
+
+
+def decode_attributes(attributes: Mapping) -> dict:
+    """HDF5 attributes → dict of plain Python values; JSON attributes become dicts."""
+    decoded = {key: _plain(value) for key, value in attributes.items()}
+    for key in JSON_ATTRIBUTES:
+        if key in decoded:
+            decoded[key] = json.loads(decoded[key])
+    return decoded
+
+
+def read_attributes(path: str | os.PathLike) -> dict:
+    """Attributes of a complete wideshot data set.
+
+    Raises
+    ------
+    ValueError
+        If ``path`` is not an HDF5 file or was not finished (no ``complete`` attribute).
+    OSError
+        If it cannot be read at all (missing, permissions).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such data set file: {path}")
+    try:
+        with h5py.File(path, "r") as file:
+            attributes = decode_attributes(file.attrs)
+    except OSError as error:
+        raise ValueError(f"{path} is not a readable HDF5 file ({error})") from None
+    if attributes.get("complete") is not True:
+        raise ValueError(f"{path} is not a complete wideshot data set (no attribute complete=True)")
+    return attributes
+
+
+def describe_differences(found: Mapping, wanted: Mapping) -> str:
+    """Human-readable list of the entries in which two attribute mappings differ."""
+    keys = sorted(set(found) | set(wanted))
+    return "; ".join(f"{key}: {found.get(key)!r} there, {wanted.get(key)!r} now"
+                     for key in keys if found.get(key) != wanted.get(key))
+
+
+class AtomicSampleWriter:
+    """Write a data set file block by block; it appears at ``path`` only when complete.
+
+    Use as a context manager: on normal exit the attributes and ``complete = True`` are
+    written and the temporary file replaces ``path``; on an exception it is deleted and
+    ``path`` is left untouched.
+
+    Parameters
+    ----------
+    path : Path
+        Final location of the file.
+    temporary : Path
+        Where to build it (same file system as ``path``).
+    n_samples : int
+        Number of rows N.
+    image_shape : (int, int)
+        (H, W) of one image.
+    attributes : mapping
+        File attributes; mappings under :data:`JSON_ATTRIBUTES` are stored as JSON.
+    columns : mapping of str to numpy dtype
+        Per-sample 1-D data sets beside images, radius and quaternion (e.g. ``split``).
+    """
+
+    def __init__(self, path: Path, temporary: Path, n_samples: int, image_shape: tuple[int, int],
+                 attributes: Mapping, columns: Mapping[str, np.dtype] | None = None):
+        self.path, self.temporary = Path(path), Path(temporary)
+        self.n_samples, self.image_shape = n_samples, tuple(image_shape)
+        self.attributes = dict(attributes)
+        self.columns = dict(columns or {})
+        self._file: h5py.File | None = None
+
+    def __enter__(self) -> AtomicSampleWriter:
+        self._file = h5py.File(self.temporary, "w")
+        n = self.n_samples
+        self._file.create_dataset(IMAGES, shape=(n, *self.image_shape), dtype=np.float32,
+                                  chunks=(1, *self.image_shape), compression="gzip",
+                                  compression_opts=GZIP_LEVEL, shuffle=True)
+        self._file.create_dataset(RADIUS, shape=(n,), dtype=np.float64)
+        self._file.create_dataset(QUATERNION, shape=(n, 4), dtype=np.float64)
+        for name, dtype in self.columns.items():
+            self._file.create_dataset(name, shape=(n,), dtype=dtype)
+        return self
+
+    def write(self, start: int, images: np.ndarray, radius_nm: np.ndarray,
+              quaternion: np.ndarray, **columns: np.ndarray) -> None:
+        """Write rows ``start:start + B``: images (B, H, W), radius_nm (B,), quaternion (B, 4),
+        and each extra column (B,)."""
+        stop = start + len(images)
+        self._file[IMAGES][start:stop] = images
+        self._file[RADIUS][start:stop] = radius_nm
+        self._file[QUATERNION][start:stop] = quaternion
+        for name, values in columns.items():
+            self._file[name][start:stop] = values
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        try:
+            if exc_type is None:
+                for key, value in self.attributes.items():
+                    self._file.attrs[key] = json.dumps(value) if key in JSON_ATTRIBUTES else value
+                self._file.attrs["complete"] = True
+            self._file.close()
+            if exc_type is None:
+                replace_atomically(self.temporary, self.path)
+        finally:
+            self.temporary.unlink(missing_ok=True)
