@@ -68,7 +68,7 @@ def _careful(f0: complex, f1: complex, f2: complex) -> complex:
 
 
 @numba.njit(cache=True, parallel=True)
-def _slab_sum(points, triangles, weights, q, gamma, out, pixels_per_job):
+def _slab_sum(points, triangles, counts, weights, q, gamma, out, pixels_per_job):
     """out[b, p] = Σ_t w_t E[f(corners of t)] / (γ + i q_z), f = −γ d − i q·r.
 
     Loops run over pixels innermost, on split real/imaginary arrays, so that the triangle
@@ -88,7 +88,7 @@ def _slab_sum(points, triangles, weights, q, gamma, out, pixels_per_job):
         f_im = np.empty((n_points, size))
         e_re = np.empty((n_points, size))
         e_im = np.empty((n_points, size))
-        for k in range(n_points):
+        for k in range(counts[b]):
             x, y, z, decay = points[b, k, 0], points[b, k, 1], points[b, k, 2], points[b, k, 3]
             for l in range(size):
                 p = first + l
@@ -146,11 +146,12 @@ def _slab_sum(points, triangles, weights, q, gamma, out, pixels_per_job):
             out[b, p] = complex(acc_re[l], acc_im[l]) / denominator if denominator != 0 else 0.0j
 
 
-def shared_corners(corners: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def shared_corners(corners: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Merge triangle corners that are the same point, so each exponential is computed once.
 
     Entrance corners (d = 0, positive weight) and exit corners are kept apart: each surface is
-    a function of (x, y), so on one surface equal (x, y) means the same point.
+    a function of (x, y), so on one surface equal (x, y) means the same point. Corners of
+    padding triangles (weight 0) are dropped.
 
     Parameters
     ----------
@@ -161,25 +162,29 @@ def shared_corners(corners: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
     Returns
     -------
     points : ndarray (B, K, 4)
-        Distinct corners, padded by repeating the last one.
+        Distinct corners of each item, zero-padded to the largest count K.
     triangles : ndarray (B, T, 3) int64
-        Indices into ``points``.
+        Indices into ``points`` (0 for padding triangles).
+    counts : ndarray (B,) int64
+        Number of distinct corners of each item.
     """
     batch, n_tri = weights.shape
-    scale = np.abs(corners[..., :3]).max() + 1e-30
-    tolerance = 1e-9 * scale
+    tolerance = 1e-9 * (np.abs(corners[..., :3]).max() + 1e-30)
     side = np.broadcast_to((weights < 0)[:, :, None, None], corners.shape[:3] + (1,))
-    keys = np.concatenate([side, np.round(corners[..., :2] / tolerance)], axis=-1).reshape(batch, -1, 3)
-    flat = corners.reshape(batch, -1, 4)
-    point_sets, index_sets = [], []
+    keys = np.concatenate([side, np.round(corners[..., :2] / tolerance)], axis=-1)
+    point_sets = []
+    triangles = np.zeros((batch, n_tri, 3), dtype=np.int64)
     for item in range(batch):
-        _, first, inverse = np.unique(keys[item], axis=0, return_index=True, return_inverse=True)
-        point_sets.append(flat[item, first])
-        index_sets.append(inverse.reshape(n_tri, 3))
-    n_points = max(len(p) for p in point_sets)
-    points = np.stack([np.concatenate([p, np.repeat(p[-1:], n_points - len(p), axis=0)])
-                       for p in point_sets])
-    return points, np.stack(index_sets).astype(np.int64)
+        used = weights[item] != 0
+        _, first, inverse = np.unique(keys[item, used].reshape(-1, 3), axis=0,
+                                      return_index=True, return_inverse=True)
+        point_sets.append(corners[item, used].reshape(-1, 4)[first])
+        triangles[item, used] = inverse.reshape(-1, 3)
+    counts = np.array([len(p) for p in point_sets], dtype=np.int64)
+    points = np.zeros((batch, max(counts.max(initial=0), 1), 4))
+    for item, item_points in enumerate(point_sets):
+        points[item, :len(item_points)] = item_points
+    return points, triangles, counts
 
 
 def slab_amplitude_cpu(corners: np.ndarray, weights: np.ndarray, q: np.ndarray,
@@ -187,8 +192,8 @@ def slab_amplitude_cpu(corners: np.ndarray, weights: np.ndarray, q: np.ndarray,
     """A(q) (B, P) complex128 in nm³ — same contract as ``slab_amplitude`` (numpy, CPU)."""
     corners = np.asarray(corners, dtype=np.float64)
     weights = np.ascontiguousarray(weights, dtype=np.float64)
-    points, triangles = shared_corners(corners, weights)
+    points, triangles, counts = shared_corners(corners, weights)
     out = np.empty((weights.shape[0], q.shape[0]), dtype=np.complex128)
-    _slab_sum(np.ascontiguousarray(points), triangles, weights,
+    _slab_sum(points, triangles, counts, weights,
               np.ascontiguousarray(q, dtype=np.float64), complex(attenuation), out, pixels_per_job)
     return out
