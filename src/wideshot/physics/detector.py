@@ -44,8 +44,22 @@ def momentum_transfer(k_perp: np.ndarray, wavenumber: float) -> tuple[np.ndarray
     return q, illuminated
 
 
+class _EwaldPixels:
+    """What every detector derives from its ``k_perp`` (H, W, 2) and ``config``."""
+
+    @property
+    def q(self) -> np.ndarray:
+        """(H, W, 3) momentum transfer in nm⁻¹ (0 where not illuminated)."""
+        return momentum_transfer(self.k_perp, self.config.wavenumber)[0]
+
+    @property
+    def illuminated(self) -> np.ndarray:
+        """(H, W) bool, True where k_perp < k (a propagating wave arrives)."""
+        return momentum_transfer(self.k_perp, self.config.wavenumber)[1]
+
+
 @dataclass(frozen=True)
-class KGridDetector:
+class KGridDetector(_EwaldPixels):
     """SPEC's default detector: an N×N grid uniform in the transverse outgoing wave vector.
 
     Pixel (row i, column j) sits at k_x = (j − N/2)·Δk, k_y = (i − N/2)·Δk.
@@ -69,16 +83,6 @@ class KGridDetector:
         k_y, k_x = np.meshgrid(self.k_axis, self.k_axis, indexing="ij")
         return np.stack([k_x, k_y], axis=-1)
 
-    @property
-    def q(self) -> np.ndarray:
-        """(N, N, 3) momentum transfer in nm⁻¹ (0 where not illuminated)."""
-        return momentum_transfer(self.k_perp, self.config.wavenumber)[0]
-
-    @property
-    def illuminated(self) -> np.ndarray:
-        """(N, N) bool, True where k_perp < k."""
-        return momentum_transfer(self.k_perp, self.config.wavenumber)[1]
-
     def pixel_of_k_perp(self, k_perp: np.ndarray) -> np.ndarray:
         """Fractional (row, column) of transverse wave vectors (..., 2) on this grid."""
         k_perp = np.asarray(k_perp, dtype=np.float64)
@@ -89,7 +93,7 @@ class KGridDetector:
 
 
 @dataclass(frozen=True)
-class FlatDetector:
+class FlatDetector(_EwaldPixels):
     """A flat pixel detector perpendicular to the beam, a distance behind the particle.
 
     A pixel at (X, Y) on the plane at distance D sees k_perp = k·(X, Y)/√(X² + Y² + D²).
@@ -139,15 +143,6 @@ class FlatDetector:
         norm = np.sqrt(x_mm**2 + y_mm**2 + self.distance_mm**2)
         k = self.config.wavenumber
         return np.stack([k * x_mm / norm, k * y_mm / norm], axis=-1)
-
-    @property
-    def q(self) -> np.ndarray:
-        """(rows, columns, 3) momentum transfer in nm⁻¹."""
-        return momentum_transfer(self.k_perp, self.config.wavenumber)[0]
-
-    @property
-    def illuminated(self) -> np.ndarray:
-        return momentum_transfer(self.k_perp, self.config.wavenumber)[1]
 
     def pixel_of_k_perp(self, k_perp: np.ndarray) -> np.ndarray:
         """Fractional (row, column) on this detector of transverse wave vectors (..., 2).
