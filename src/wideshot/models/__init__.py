@@ -1,0 +1,35 @@
+"""Networks and the mapping between physical parameters and network targets.
+
+- :mod:`.resnet` — residual networks (the paper's ResNet-34 and a compact CPU variant);
+- :mod:`.registry` — ``create_model(name, **options)``;
+- :mod:`.targets` — labels ``(q, R)`` ↔ network targets ``(B, 5)``;
+- :mod:`.losses` — training losses on targets.
+"""
+from wideshot.models.losses import LOSSES, make_loss, mse_loss, symmetric_loss
+from wideshot.models.registry import MODELS, create_model
+from wideshot.models.resnet import BasicBlock, ResNet, compact_resnet, paper_resnet34
+from wideshot.models.targets import (
+    NUM_TARGETS,
+    TARGET_NAMES,
+    labels_to_targets,
+    targets_to_labels,
+    targets_to_quaternion,
+)
+
+__all__ = [
+    "LOSSES",
+    "MODELS",
+    "NUM_TARGETS",
+    "TARGET_NAMES",
+    "BasicBlock",
+    "ResNet",
+    "compact_resnet",
+    "create_model",
+    "labels_to_targets",
+    "make_loss",
+    "mse_loss",
+    "paper_resnet34",
+    "symmetric_loss",
+    "targets_to_labels",
+    "targets_to_quaternion",
+]
