@@ -229,3 +229,9 @@ def test_cuda_matches_cpu():
     cpu = far_field([40.0, 150.0], QUATERNIONS[:2])
     gpu = far_field([40.0, 150.0], QUATERNIONS[:2], device="cuda")
     np.testing.assert_allclose(gpu, cpu, atol=2e-4 * np.abs(cpu).max())
+
+
+@pytest.mark.parametrize("device", ["gpu0", "cuda:0" if not torch.cuda.is_available() else "nonsense"])
+def test_unusable_device_is_a_clear_error(device):
+    with pytest.raises(ValueError, match="device"):
+        simulate(50.0, [1, 0, 0, 0], device=device)

@@ -37,6 +37,17 @@ def validate_radius(radius_nm, name: str = "radius_nm") -> np.ndarray:
     return radius
 
 
+def resolve_device(device) -> torch.device:
+    """A torch device from ``None`` (CPU), a name or a device; ``ValueError`` if unusable."""
+    try:
+        resolved = torch.device(device or "cpu")
+    except (RuntimeError, TypeError):
+        raise ValueError(f"unknown device {device!r} (use 'cpu', 'cuda' or 'cuda:N')") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available on this machine")
+    return resolved
+
+
 def _broadcast_parameters(radius_nm, quaternion) -> tuple[np.ndarray, np.ndarray]:
     radius = validate_radius(radius_nm)
     quats = np.asarray(validate_quaternions(np.asarray(quaternion, dtype=np.float64), "quaternion"))
@@ -153,7 +164,7 @@ def far_field(radius_nm, quaternion, *, attenuation_length_nm: float | None = No
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     dtype = torch.float64 if attenuation == 0 else PRECISIONS[precision]
     detector = detector or KGridDetector(config)
-    device = torch.device(device or "cpu")
+    device = resolve_device(device)
     illuminated = detector.illuminated
     # The CPU kernel works in float64 whatever the output precision.
     q_dtype = torch.float64 if device.type == "cpu" else dtype
@@ -227,7 +238,7 @@ def density_far_field(density, voxel_nm: float, *, attenuation_length_nm: float 
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
     detector = KGridDetector(config)
-    device = torch.device(device or "cpu")
+    device = resolve_device(device)
     with torch.no_grad():
         amplitudes = [density_amplitude(torch.as_tensor(item, device=device), voxel_nm, detector,
                                         chosen.attenuation(config), PRECISIONS[precision])
