@@ -37,7 +37,8 @@ def add_parser(subparsers) -> None:
                              f"(default {SHARD_SIZE})")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, default=None,
-                       help="local worker processes (default: number of CPUs; 1 = this process)")
+                       help="local worker processes (default: number of CPUs, or 1 with a GPU "
+                            "--device; 1 = this process)")
     where.add_argument("--scheduler", default=None, metavar="ADDRESS",
                        help="Dask distributed scheduler, e.g. tcp://host:8786, whose workers "
                             "compute the shards (they need wideshot installed)")
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
                                           ("--validation-fraction", args.validation_fraction))
                  if value is not None]
         if given:
-            raise ValueError(f"--preset {args.preset} fixes {', '.join(given)}; give one or the other")
+            raise ValueError(f"--preset {args.preset} fixes {', '.join(given)}; "
+                             "give one or the other")
         plan = GenerationPlan.from_preset(args.preset, **common)
     else:
         if args.n is None:

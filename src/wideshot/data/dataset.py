@@ -16,7 +16,9 @@ Example
 >>> train = DiffractionDataset("paper-train.h5", split="train",
 ...                            augmentation=make_augmentation("experiment"))  # doctest: +SKIP
 >>> loader = DataLoader(train, batch_size=64, shuffle=True, num_workers=4)  # doctest: +SKIP
->>> images, labels = next(iter(loader))  # (64, 1, 128, 128), (64, 5)  # doctest: +SKIP
+>>> images, labels = next(iter(loader))  # doctest: +SKIP
+>>> images.shape, labels.shape  # doctest: +SKIP
+(torch.Size([64, 1, 128, 128]), torch.Size([64, 5]))
 """
 from __future__ import annotations
 
@@ -62,7 +64,8 @@ class DiffractionDataset(Dataset):
     def __init__(self, path: str | os.PathLike, split: str | None = None,
                  augmentation: Augmentation | None = None, seed: int = 0):
         if split is not None and split not in SPLIT_CODES:
-            raise ValueError(f"split must be None or one of {', '.join(SPLIT_CODES)}, got {split!r}")
+            raise ValueError(f"split must be None or one of {', '.join(SPLIT_CODES)}, "
+                             f"got {split!r}")
         self.path = Path(path)
         self.attributes = read_attributes(self.path)
         with h5py.File(self.path, "r") as file:
@@ -73,7 +76,7 @@ class DiffractionDataset(Dataset):
                                  "--validation-fraction or --preset paper-train)")
             else:
                 self.rows = np.flatnonzero(file[SPLIT][:] == SPLIT_CODES[split])
-            labels = np.concatenate([file[QUATERNION][:], file[RADIUS][:, None]], axis=1)
+            labels = np.concatenate([file[QUATERNION][:], file[RADIUS][:][:, None]], axis=1)
         self.labels = labels[self.rows].astype(np.float32)
         self.augmentation = augmentation
         self.seed = seed
@@ -91,8 +94,9 @@ class DiffractionDataset(Dataset):
             self._reset_process_state()
             self._process_id = os.getpid()
             self._file = h5py.File(self.path, "r")
-            seed = np.random.SeedSequence([self.seed, torch.initial_seed()]).generate_state(1, np.uint64)[0]
-            self._generator = torch.Generator().manual_seed(int(seed))
+            stream = np.random.SeedSequence([self.seed, torch.initial_seed()])
+            seed = int(stream.generate_state(1, np.uint64)[0])
+            self._generator = torch.Generator().manual_seed(seed)
         return self._file[IMAGES]
 
     def __len__(self) -> int:

@@ -21,13 +21,16 @@ import multiprocessing
 import os
 import shutil
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import h5py
+import numba
 import numpy as np
 import torch
 from tqdm import tqdm
@@ -120,7 +123,7 @@ class GenerationPlan:
     shard_size: int = SHARD_SIZE
     validation_fraction: float = 0.0
     config: SimulationConfig = DEFAULT_CONFIG
-    material: Absorption | RefractiveIndex | None = field(default=None)
+    material: Absorption | RefractiveIndex | None = None
     device: str = "cpu"
     preset: str | None = None
 
@@ -208,7 +211,8 @@ def sample_parameters(seed: int, indices) -> tuple[np.ndarray, np.ndarray]:
     radius = np.empty(len(indices))
     gaussian = np.empty((len(indices), 4))
     for row, index in enumerate(indices):
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_SAMPLE_STREAM, int(index))))
+        stream = np.random.SeedSequence(seed, spawn_key=(_SAMPLE_STREAM, int(index)))
+        rng = np.random.default_rng(stream)
         radius[row] = rng.uniform(*RADIUS_RANGE_NM)
         gaussian[row] = rng.standard_normal(4)
     return radius, canonical(normalize_quaternion(gaussian))
@@ -251,12 +255,17 @@ def compute_shard(plan: GenerationPlan, shard: int) -> tuple[np.ndarray, np.ndar
 # --------------------------------------------------------------------------------------------
 
 
-def _single_threaded_worker() -> None:
-    """Worker start-up: one thread each, since the parallelism is across processes."""
-    import numba
-
+def _start_worker() -> None:
+    """Worker start-up: one thread each, since the parallelism is across processes; exit when
+    the parent is gone (killed), rather than wait forever to hand back a shard nobody reads."""
     torch.set_num_threads(1)
     numba.set_num_threads(1)
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    multiprocessing.parent_process().join()
+    os._exit(1)
 
 
 def _worker_context() -> multiprocessing.context.BaseContext:
@@ -281,7 +290,7 @@ def _local_workers(plan: GenerationPlan, shards: Sequence[int],
                    workers: int) -> Iterator[tuple[int, tuple]]:
     executor = ProcessPoolExecutor(max_workers=min(workers, len(shards)),
                                    mp_context=_worker_context(),
-                                   initializer=_single_threaded_worker)
+                                   initializer=_start_worker)
     try:
         futures = {executor.submit(compute_shard, plan, shard): shard for shard in shards}
         for future in as_completed(futures):
@@ -374,8 +383,8 @@ def _read_shard(directory: Path, plan: GenerationPlan, shard: int) -> tuple:
     with np.load(_shard_file(directory, shard)) as stored:
         arrays = stored["images"], stored["radius_nm"], stored["quaternion"]
     if len(arrays[0]) != len(plan.shard_indices(shard)):
-        raise ValueError(f"{_shard_file(directory, shard)} holds {len(arrays[0])} samples, expected "
-                         f"{len(plan.shard_indices(shard))}; delete it to recompute it")
+        raise ValueError(f"{_shard_file(directory, shard)} holds {len(arrays[0])} samples, "
+                         f"expected {len(plan.shard_indices(shard))}; delete it to recompute it")
     return arrays
 
 
@@ -407,7 +416,8 @@ def generate_dataset(path: str | os.PathLike, plan: GenerationPlan, *, workers: 
     plan : GenerationPlan
         What to generate.
     workers : int, optional
-        Local worker processes (default ``os.cpu_count()``); 1 computes in this process.
+        Local worker processes; 1 computes in this process (its simulation kernel then uses
+        every core). Default: ``os.cpu_count()`` on a CPU, 1 on an accelerator.
     scheduler : str, optional
         Address of a Dask distributed scheduler (``tcp://host:port``); its workers compute the
         shards instead of local processes (they need wideshot installed and return the arrays;
@@ -431,7 +441,8 @@ def generate_dataset(path: str | os.PathLike, plan: GenerationPlan, *, workers: 
         If ``path`` cannot be written.
     """
     path = check_output_path(path)
-    workers = (os.cpu_count() or 1) if workers is None else workers
+    if workers is None:
+        workers = (os.cpu_count() or 1) if torch.device(plan.device).type == "cpu" else 1
     if workers <= 0:
         raise ValueError(f"the number of workers must be positive, got {workers}")
     manifest = plan.manifest()
@@ -446,16 +457,18 @@ def generate_dataset(path: str | os.PathLike, plan: GenerationPlan, *, workers: 
         return path
 
     directory = _prepare_shard_directory(path, manifest)
-    missing = [shard for shard in range(plan.n_shards) if not _shard_file(directory, shard).exists()]
+    missing = [shard for shard in range(plan.n_shards)
+               if not _shard_file(directory, shard).exists()]
     done = plan.n_samples - sum(len(plan.shard_indices(shard)) for shard in missing)
-    if scheduler is not None:
+    if scheduler is not None and missing:
         results = _dask_cluster(plan, missing, scheduler)
     elif workers == 1 or len(missing) <= 1:
         results = _in_process(plan, missing)
     else:
         results = _local_workers(plan, missing, workers)
-    with tqdm(total=plan.n_samples, initial=done, unit="img", desc=path.name, file=sys.stderr,
-              disable=not progress, dynamic_ncols=True) as bar:
+    # closing(): stop the workers as soon as anything (Ctrl-C, a failed shard) ends the loop.
+    with closing(results), tqdm(total=plan.n_samples, initial=done, unit="img", desc=path.name,
+                                file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
         for shard, arrays in results:
             _write_shard(directory, shard, arrays)
             bar.update(len(arrays[0]))

@@ -42,7 +42,8 @@ SPLIT_CODES: dict[str, int] = {"train": 0, "validation": 1}
 #: Attributes that hold a nested mapping, stored as a JSON string.
 JSON_ATTRIBUTES = ("config", "material")
 
-#: gzip level of the images: level 4 compresses about as well as 9 at a fraction of the time.
+#: gzip level of the images (with byte shuffling). On SPEC images: 61 % of the raw size at
+#: 1.4 ms/image; level 9 reaches 60 % at 10 ms/image.
 GZIP_LEVEL = 4
 
 SUFFIXES = (".h5", ".hdf5")
@@ -57,7 +58,7 @@ def check_output_path(path: str | os.PathLike) -> Path:
 
 
 def make_parent_folder(path: Path) -> None:
-    """Create the folders above ``path``; ``OSError`` naming the problem if that is impossible."""
+    """Create the folders above ``path``; ``OSError`` naming the problem where impossible."""
     existing = next(parent for parent in path.parents if parent.exists())
     if not existing.is_dir():
         raise NotADirectoryError(f"cannot write {path}: {existing} is a file, not a folder")
@@ -75,7 +76,7 @@ def replace_atomically(temporary: Path, path: Path) -> None:
 
 
 def _plain(value):
-    """An attribute value as a plain Python object (numpy scalars → int/float/bool, bytes → str)."""
+    """An attribute value as plain Python (numpy scalar → int/float/bool, bytes → str)."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, bytes):
@@ -115,8 +116,20 @@ def read_attributes(path: str | os.PathLike) -> dict:
     return attributes
 
 
+def _flatten(mapping: Mapping, prefix: str = "") -> dict:
+    """Nested mappings → one level with dotted keys ("config.wavelength_nm")."""
+    flat = {}
+    for key, value in mapping.items():
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
 def describe_differences(found: Mapping, wanted: Mapping) -> str:
     """Human-readable list of the entries in which two attribute mappings differ."""
+    found, wanted = _flatten(found), _flatten(wanted)
     keys = sorted(set(found) | set(wanted))
     return "; ".join(f"{key}: {found.get(key)!r} there, {wanted.get(key)!r} now"
                      for key in keys if found.get(key) != wanted.get(key))
