@@ -16,6 +16,8 @@ COMMANDS = {
     "generate": "wideshot.cli.generate",
     "augment": "wideshot.cli.augment",
     "gallery": "wideshot.cli.gallery",
+    "train": "wideshot.cli.train",
+    "evaluate": "wideshot.cli.evaluate",
 }
 
 

@@ -1,4 +1,4 @@
-"""Figures of diffraction patterns (matplotlib, headless)."""
+"""Figures (matplotlib, headless): diffraction patterns, error distributions of a test set."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +8,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import LogFormatter  # noqa: E402
 
-from wideshot.config import DEFAULT_CONFIG, SimulationConfig  # noqa: E402
+from wideshot.config import DEFAULT_CONFIG, RADIUS_RANGE_NM, SimulationConfig  # noqa: E402
 
 
 def scattering_extent(config: SimulationConfig = DEFAULT_CONFIG) -> list[float]:
@@ -39,3 +40,110 @@ def save_pattern_png(image: np.ndarray, path: Path, title: str | None = None) ->
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+# --------------------------------------------------------------------------------------------
+# Error distributions of a test set (wideshot evaluate)
+# --------------------------------------------------------------------------------------------
+
+#: Bins of the error histograms.
+HISTOGRAM_BINS = 50
+
+#: Radius bins of the error-versus-radius figure (over the training range).
+RADIUS_BINS = 13
+
+
+def _histogram(axes, values: np.ndarray, quantity: str, unit: str, color: str) -> None:
+    """Histogram of non-negative errors with a log count axis and the median marked."""
+    values = np.asarray(values, dtype=np.float64)
+    upper = float(values.max()) if len(values) and values.max() > 0 else 1.0
+    axes.hist(values, bins=np.linspace(0.0, upper, HISTOGRAM_BINS + 1), color=color,
+              edgecolor="none", alpha=0.85)
+    axes.set_yscale("log")
+    axes.yaxis.set_major_formatter(LogFormatter())  # plain counts, not powers of ten
+    axes.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=False))
+    median = float(np.median(values)) if len(values) else float("nan")
+    axes.axvline(median, color="black", linestyle="--", linewidth=1,
+                 label=f"median {median:.3g} {unit}")
+    axes.set_xlabel(f"{quantity} ({unit})")
+    axes.set_ylabel("images")
+    axes.set_xlim(0.0, upper)
+    axes.legend(frameon=False, fontsize=8)
+
+
+def _save(figure, path: Path, title: str | None) -> None:
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def save_relative_error_histograms(mean_percent: np.ndarray, max_percent: np.ndarray,
+                                   path: Path, title: str | None = None) -> None:
+    """The paper's Figure 4a: histograms of the mean and max relative error per image.
+
+    Parameters
+    ----------
+    mean_percent, max_percent : numpy.ndarray, shape (B,)
+        Mean and largest of the five relative errors of each image, in % (SPEC.md "Parameter
+        vector and error measures").
+    path : Path
+        Output image (.png, .pdf, .svg).
+    title : str, optional
+        Figure title (e.g. model and data set).
+    """
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.6), dpi=120)
+    _histogram(left, mean_percent, "mean relative error", "%", "tab:blue")
+    _histogram(right, max_percent, "max relative error", "%", "tab:orange")
+    _save(figure, path, title)
+
+
+def save_error_histogram(values: np.ndarray, path: Path, quantity: str, unit: str,
+                         title: str | None = None) -> None:
+    """Histogram (log count axis) of one error measure of shape (B,), e.g. quantity
+    "misorientation" in unit "deg", or "radius error" in "nm"."""
+    figure, axes = plt.subplots(figsize=(5.0, 3.6), dpi=120)
+    _histogram(axes, values, quantity, unit, "tab:green")
+    _save(figure, path, title)
+
+
+def save_errors_versus_radius(radius_nm: np.ndarray, errors: dict[str, np.ndarray], path: Path,
+                              title: str | None = None,
+                              radius_range_nm: tuple[float, float] = RADIUS_RANGE_NM) -> None:
+    """Error measures against the true radius: one panel per measure, every image as a dot and
+    the median and 90th percentile per radius bin as lines.
+
+    Parameters
+    ----------
+    radius_nm : numpy.ndarray, shape (B,)
+        True circumradius of each image (nm).
+    errors : dict of str to numpy.ndarray, each shape (B,)
+        Axis label (with unit) → error of each image.
+    path : Path
+        Output image.
+    title : str, optional
+        Figure title.
+    radius_range_nm : (float, float)
+        Range of the radius bins.
+    """
+    radius_nm = np.asarray(radius_nm, dtype=np.float64)
+    edges = np.linspace(*radius_range_nm, RADIUS_BINS + 1)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    which_bin = np.clip(np.digitize(radius_nm, edges) - 1, 0, RADIUS_BINS - 1)
+    figure, panels = plt.subplots(1, len(errors), figsize=(4.0 * len(errors), 3.6), dpi=120,
+                                  squeeze=False)
+    for axes, (label, values) in zip(panels[0], errors.items()):
+        values = np.asarray(values, dtype=np.float64)
+        axes.scatter(radius_nm, values, s=3, alpha=0.4, color="tab:blue", linewidths=0)
+        for percentile, style in ((50, "-"), (90, "--")):
+            line = [np.percentile(values[which_bin == index], percentile)
+                    if np.any(which_bin == index) else np.nan for index in range(RADIUS_BINS)]
+            axes.plot(centres, line, style, color="tab:red",
+                      label="median" if percentile == 50 else "90th percentile")
+        axes.set_xlabel("true radius R (nm)")
+        axes.set_ylabel(label)
+        axes.set_xlim(*radius_range_nm)
+        axes.set_ylim(bottom=0.0)
+        axes.legend(frameon=False, fontsize=8)
+    _save(figure, path, title)

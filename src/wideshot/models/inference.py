@@ -1,0 +1,125 @@
+"""Predicted labels of diffraction images: a trained network plus the target decoding.
+
+:func:`predict` is the one path from images to physical parameters; it checks its input first,
+because a network answers garbage without complaint when it is handed something that is not a
+SPEC image (unscaled counts, NaN from a failed resampling, an empty frame).
+
+Examples
+--------
+>>> import torch
+>>> from wideshot.models import create_model
+>>> model = create_model("compact-resnet", width=8, depth=(1, 1, 1, 1))
+>>> quaternion, radius_nm = predict(model, torch.rand(3, 128, 128))
+>>> quaternion.shape, radius_nm.shape
+((3, 4), (3,))
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from wideshot.config import DEFAULT_CONFIG
+from wideshot.models.targets import targets_to_labels
+
+#: Tolerance on the [0, 1] range of SPEC images (rounding of rescaled or resampled images).
+RANGE_TOLERANCE = 1e-4
+
+
+def check_images(images, image_size: int = DEFAULT_CONFIG.grid_size,
+                 first_index: int = 0) -> torch.Tensor:
+    """SPEC images as a float32 CPU tensor, or ValueError naming the first problem.
+
+    Parameters
+    ----------
+    images : array-like or torch.Tensor, shape (B, N, N)
+        Log-intensity images scaled per image to [0, 1] (SPEC.md "Image").
+    image_size : int
+        N, the detector grid size the network was trained on (128).
+    first_index : int
+        Index of ``images[0]`` in messages (for blocks of a larger set).
+
+    Returns
+    -------
+    torch.Tensor, shape (B, N, N), float32
+        The images (on the CPU; a copy only where a conversion was needed).
+
+    Raises
+    ------
+    ValueError
+        For a wrong shape, and for the first image (by index) that holds NaN or infinite
+        values, is entirely zero, or has values outside [0, 1].
+    """
+    images = torch.as_tensor(images).detach().cpu()
+    if images.ndim != 3 or tuple(images.shape[1:]) != (image_size, image_size):
+        hint = " (for a single image pass images[None])" if images.ndim == 2 else ""
+        raise ValueError(f"images must be shaped (B, {image_size}, {image_size}), got "
+                         f"{tuple(images.shape)}{hint}")
+    if images.is_complex() or images.dtype == torch.bool:
+        raise ValueError(f"images must be real numbers, got dtype {images.dtype}")
+    images = images.to(torch.float32)
+    flat = images.flatten(1)
+    checks = [
+        ((~torch.isfinite(flat)).any(1), "holds NaN or infinite values"),
+        ((flat == 0).all(1), "is all zero (no signal)"),
+        (((flat < -RANGE_TOLERANCE) | (flat > 1 + RANGE_TOLERANCE)).any(1),
+         "has values outside [0, 1]: scale each image by its minimum and maximum "
+         "(SPEC.md 'Image')"),
+    ]
+    for bad, description in checks:
+        if bad.any():
+            index = first_index + int(bad.nonzero()[0, 0])
+            others = int(bad.sum()) - 1
+            more = f" (and {others} more)" if others else ""
+            raise ValueError(f"image {index}{more} {description}")
+    return images
+
+
+def predict(model: nn.Module, images, device: str | torch.device | None = None,
+            batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Orientation and size of the particles in diffraction images.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network of :mod:`wideshot.models` (outputs ``(B, 5)`` targets), e.g. from
+        ``wideshot.training.load_run``. It is run in eval mode in float32; its mode is
+        restored afterwards, and it is moved to ``device``.
+    images : array-like or torch.Tensor, shape (B, 128, 128)
+        SPEC images: log-intensity scaled per image to [0, 1]. Checked by :func:`check_images`.
+    device : str or torch.device, optional
+        Where to run the network (default: the device of the model's parameters).
+    batch_size : int
+        Images per forward pass (memory; the result does not depend on it beyond rounding).
+
+    Returns
+    -------
+    quaternion : numpy.ndarray, shape (B, 4), float64
+        Canonical unit quaternions (w, x, y, z), scalar first.
+    radius_nm : numpy.ndarray, shape (B,), float64
+        Circumradii in nm.
+
+    Raises
+    ------
+    ValueError
+        For images that are not SPEC images (see :func:`check_images`) or batch_size < 1.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    images = check_images(images)
+    if device is None:
+        device = next(model.parameters()).device
+    device = torch.device(device)
+    was_training = model.training
+    model.to(device).eval()
+    outputs = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                batch = images[start:start + batch_size, None].to(device)
+                outputs.append(model(batch).float().cpu())
+    finally:
+        model.train(was_training)
+    outputs = torch.cat(outputs) if outputs else torch.empty(0, 5)
+    quaternion, radius_nm = targets_to_labels(outputs.double().numpy())
+    return quaternion, radius_nm
