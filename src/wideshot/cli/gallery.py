@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import numpy as np
@@ -36,35 +35,21 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import matplotlib.pyplot as plt
     import torch
 
     from wideshot.data.augment import AUGMENTATIONS, make_augmentation
-    from wideshot.evaluation.figures import draw_pattern
+    from wideshot.evaluation.figures import save_pattern_grid
     from wideshot.physics import simulate
 
     if args.out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise ValueError(f"--out must end in .png, .pdf or .svg, got {args.out}")
     image = torch.from_numpy(simulate(args.radius_nm, args.quaternion, device=args.device))
-    rows = math.ceil(len(AUGMENTATIONS) / COLUMNS)
-    figure, axes = plt.subplots(rows, COLUMNS, figsize=(2.3 * COLUMNS, 2.45 * rows), dpi=110,
-                                sharex=True, sharey=True, squeeze=False)
-    for panel, name in zip(axes.flat, AUGMENTATIONS):
-        generator = torch.Generator().manual_seed(args.seed)
-        draw_pattern(panel, make_augmentation(name)(image, generator)[0].numpy(), title=name)
-        panel.label_outer()
-    for panel in axes.flat[len(AUGMENTATIONS):]:
-        panel.set_visible(False)
-        # The panel above an empty slot ends its column: give it the k_x axis labels.
-        above = axes[-2, list(axes[-1]).index(panel)]
-        above.xaxis.set_tick_params(labelbottom=True)
-        above.set_xlabel(r"$k_x/k$")
+    panels = {name: make_augmentation(name)(image, torch.Generator().manual_seed(args.seed))[0].numpy()
+              for name in AUGMENTATIONS}
     quaternion = args.quaternion / np.linalg.norm(args.quaternion)
-    figure.suptitle(f"Augmentation filters — R = {args.radius_nm:g} nm, "
-                    f"q = ({', '.join(f'{c:.3f}' for c in quaternion)}), seed {args.seed}")
-    figure.tight_layout()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(args.out)
-    plt.close(figure)
+    save_pattern_grid(panels, args.out, title=f"Augmentation filters — R = {args.radius_nm:g} nm, "
+                      f"q = ({', '.join(f'{c:.3f}' for c in quaternion)}), seed {args.seed}",
+                      columns=COLUMNS)
     print(f"wrote {args.out}")
     return 0

@@ -53,6 +53,28 @@ HISTOGRAM_BINS = 50
 RADIUS_BINS = 13
 
 
+def save_pattern_grid(panels: dict[str, np.ndarray], path: Path, title: str | None = None,
+                      columns: int = 6) -> None:
+    """Save SPEC images (H, W) side by side, one titled panel each (e.g. the paper's Fig. 2)."""
+    rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.3 * columns, 2.45 * rows), dpi=110,
+                                sharex=True, sharey=True, squeeze=False)
+    for panel, (name, image) in zip(axes.flat, panels.items()):
+        draw_pattern(panel, image, title=name)
+        panel.label_outer()
+    for panel in axes.flat[len(panels):]:
+        panel.set_visible(False)
+        # The panel above an empty slot ends its column: give it the k_x axis labels.
+        above = axes[-2, list(axes[-1]).index(panel)]
+        above.xaxis.set_tick_params(labelbottom=True)
+        above.set_xlabel(r"$k_x/k$")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
 def _histogram(axes, values: np.ndarray, quantity: str, unit: str, color: str) -> None:
     """Histogram of non-negative errors with a log count axis and the median marked."""
     values = np.asarray(values, dtype=np.float64)
