@@ -14,23 +14,28 @@ of each measure), predictions.csv (one row per image), relative_errors.png (hist
 and max relative error, the paper's Figure 4a), misorientation.png, radius_error.png and
 errors_vs_radius.png.
 
---model takes the run folder of `wideshot train` (a shipped default model will follow).
+--model takes the name of a model shipped with wideshot ("default"; looked up first) or the run
+folder of `wideshot train` (with --checkpoint best or last).
 --augment degrades the test images first with a filter of wideshot.data.augment, each image with
 a generator seeded from (--seed, row): the same images as `wideshot augment --filter NAME`."""
 
 
 def add_parser(subparsers) -> None:
     from wideshot.data.augment import AUGMENTATIONS
+    from wideshot.models import available_models
     from wideshot.training import CHECKPOINTS
 
     parser = subparsers.add_parser("evaluate", help="error report of a trained network on a "
                                                     "test set (JSON, CSV, PNG)",
                                    description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, required=True, metavar="RUN_DIR",
-                        help="run folder of `wideshot train` (shipped models: later)")
-    parser.add_argument("--checkpoint", choices=list(CHECKPOINTS), default="best",
-                        help="best.pt (best validation epoch, default) or last.pt")
+    parser.add_argument("--model", required=True, metavar="NAME|RUN_DIR",
+                        help="name of a shipped model (installed: "
+                             f"{', '.join(available_models()) or 'none yet'}) or the run folder "
+                             "of `wideshot train`")
+    parser.add_argument("--checkpoint", choices=list(CHECKPOINTS),
+                        help="run folders only: best.pt (best validation epoch, default) or "
+                             "last.pt")
     parser.add_argument("--data", type=Path, required=True, metavar="TEST.h5",
                         help="test set; every image is predicted")
     parser.add_argument("--augment", metavar="NAME",
@@ -39,7 +44,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the augmentation (default 0)")
     parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="output folder (default RUN_DIR/evaluation-<data name>[-<augment>])")
+                        help="output folder (default RUN_DIR/evaluation-<data name>[-<augment>] "
+                             "for a run folder, ./evaluation-<NAME>-<data name>[-<augment>] for "
+                             "a shipped model)")
     parser.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
     parser.add_argument("--batch-size", type=int, default=256,
                         help="images per forward pass (default 256)")
@@ -49,19 +56,17 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wideshot.evaluation.report import evaluate
-    from wideshot.training import load_run
+    from wideshot.reconstruction import load_model
     from wideshot.training.distributed import resolve_device
 
-    if str(args.model) == "default" and not args.model.exists():
-        raise ValueError("no model is shipped with wideshot yet; give the run folder of "
-                         "`wideshot train` to --model")
     device = resolve_device(args.device)
-    model, config = load_run(args.model, which=args.checkpoint, device=device)
-    out = args.out or args.model / "-".join(
-        ["evaluation", args.data.stem] + ([args.augment] if args.augment else []))
-    description = {"run": str(args.model.resolve()), "checkpoint": args.checkpoint,
-                   "name": config.model, "options": config.model_options,
-                   "trained_on": config.train}
+    model, description = load_model(args.model, device=device, which=args.checkpoint)
+    parts = [args.data.stem] + ([args.augment] if args.augment else [])
+    if "shipped" in description:
+        default_out = Path("-".join(["evaluation", description["shipped"], *parts]))
+    else:
+        default_out = Path(args.model) / "-".join(["evaluation", *parts])
+    out = args.out or default_out
     summary = evaluate(model, args.data, out, augmentation=args.augment, seed=args.seed,
                        device=device, batch_size=args.batch_size,
                        model_description=description, progress=not args.quiet)

@@ -3,11 +3,14 @@
 - :mod:`.resnet` — residual networks (the paper's ResNet-34 and a compact CPU variant);
 - :mod:`.registry` — ``create_model(name, **options)``;
 - :mod:`.targets` — labels ``(q, R)`` ↔ network targets ``(B, 5)``;
-- :mod:`.losses` — training losses on targets.
+- :mod:`.losses` — training losses on targets;
+- :mod:`.inference` — ``predict(model, images)``, with input checks;
+- :mod:`.shipped` — networks shipped with the package: ``load_shipped_model(name)``.
 """
 from wideshot.models.losses import LOSSES, make_loss, mse_loss, symmetric_loss
 from wideshot.models.registry import MODELS, create_model
 from wideshot.models.resnet import BasicBlock, ResNet, compact_resnet, paper_resnet34
+from wideshot.models.shipped import SHIPPED_DIR, available_models, load_shipped_model
 from wideshot.models.targets import (
     NUM_TARGETS,
     TARGET_NAMES,
@@ -20,12 +23,15 @@ __all__ = [
     "LOSSES",
     "MODELS",
     "NUM_TARGETS",
+    "SHIPPED_DIR",
     "TARGET_NAMES",
     "BasicBlock",
     "ResNet",
     "compact_resnet",
+    "available_models",
     "create_model",
     "labels_to_targets",
+    "load_shipped_model",
     "make_loss",
     "mse_loss",
     "paper_resnet34",

@@ -75,6 +75,45 @@ def check_images(images, image_size: int = DEFAULT_CONFIG.grid_size,
     return images
 
 
+def predict_targets(model: nn.Module, images, device: str | torch.device | None = None,
+                    batch_size: int = 256) -> np.ndarray:
+    """Raw network outputs for diffraction images, before decoding into labels.
+
+    Parameters
+    ----------
+    model, images, device, batch_size
+        As for :func:`predict`.
+
+    Returns
+    -------
+    numpy.ndarray, shape (B, 5), float32
+        The targets of :mod:`wideshot.models.targets` as the network gave them;
+        :func:`~wideshot.models.targets.targets_to_labels` decodes them.
+
+    Raises
+    ------
+    ValueError
+        For images that are not SPEC images (see :func:`check_images`) or batch_size < 1.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    images = check_images(images)
+    if device is None:
+        device = next(model.parameters()).device
+    device = torch.device(device)
+    was_training = model.training
+    model.to(device).eval()
+    outputs = []
+    try:
+        with torch.inference_mode():
+            for start in range(0, len(images), batch_size):
+                batch = images[start:start + batch_size, None].to(device)
+                outputs.append(model(batch).float().cpu())
+    finally:
+        model.train(was_training)
+    return (torch.cat(outputs) if outputs else torch.empty(0, 5)).numpy()
+
+
 def predict(model: nn.Module, images, device: str | torch.device | None = None,
             batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
     """Orientation and size of the particles in diffraction images.
@@ -104,22 +143,5 @@ def predict(model: nn.Module, images, device: str | torch.device | None = None,
     ValueError
         For images that are not SPEC images (see :func:`check_images`) or batch_size < 1.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    images = check_images(images)
-    if device is None:
-        device = next(model.parameters()).device
-    device = torch.device(device)
-    was_training = model.training
-    model.to(device).eval()
-    outputs = []
-    try:
-        with torch.inference_mode():
-            for start in range(0, len(images), batch_size):
-                batch = images[start:start + batch_size, None].to(device)
-                outputs.append(model(batch).float().cpu())
-    finally:
-        model.train(was_training)
-    outputs = torch.cat(outputs) if outputs else torch.empty(0, 5)
-    quaternion, radius_nm = targets_to_labels(outputs.double().numpy())
-    return quaternion, radius_nm
+    targets = predict_targets(model, images, device, batch_size)
+    return targets_to_labels(targets.astype(np.float64))

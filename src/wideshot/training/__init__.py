@@ -4,7 +4,8 @@
 - :mod:`.loop` — :func:`train` (one process, or DistributedDataParallel under ``torchrun``);
 - :mod:`.checkpoint` — the run folder (config.json, best.pt, last.pt, metrics) and
   :func:`load_run`;
-- :mod:`.distributed` — process group and device of a training process.
+- :mod:`.distributed` — process group and device of a training process;
+- :mod:`.export` — :func:`export_run`, a run folder → a shipped model (weights + model card).
 
 Example
 -------
@@ -26,10 +27,11 @@ from wideshot.training.config import (
     SELECTION_MEASURES,
     TrainingConfig,
 )
+from wideshot.training.export import export_run, training_command
 from wideshot.training.loop import make_scheduler, open_datasets, train
 
 __all__ = [
     "CHECKPOINTS", "METRIC_COLUMNS", "NO_AUGMENTATION", "SCHEDULES", "SELECTION_MEASURES",
-    "TrainingConfig", "load_run", "make_scheduler", "open_datasets", "read_config",
-    "resumed_config", "train",
+    "TrainingConfig", "export_run", "load_run", "make_scheduler", "open_datasets",
+    "read_config", "resumed_config", "train", "training_command",
 ]
