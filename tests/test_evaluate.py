@@ -146,7 +146,7 @@ def test_load_run_errors(run_dir, tmp_path):
 
 @pytest.mark.parametrize("arguments, message", [
     (["--model", "{run}", "--data", "missing.h5"], "no such data set file"),
-    (["--model", "default", "--data", "{data}"], "no model is shipped"),
+    (["--model", "no-such-model", "--data", "{data}"], "neither a shipped model"),
     (["--model", "{run}", "--data", "{data}", "--augment", "fog"], "unknown augmentation"),
 ])
 def test_command_line_errors_are_one_line_messages(run_dir, test_file, tmp_path, capsys,
