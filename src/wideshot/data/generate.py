@@ -51,8 +51,8 @@ from wideshot.data.hdf5 import (
     describe_differences,
     make_parent_folder,
     read_attributes,
-    replace_atomically,
 )
+from wideshot.files import replace_atomically, write_bytes_atomically
 from wideshot.geometry import canonical, normalize_quaternion
 from wideshot.physics import Absorption, RefractiveIndex, resolve_material, simulate
 
@@ -339,9 +339,7 @@ def _write_shard(directory: Path, shard: int, arrays: tuple) -> None:
 
 
 def _write_json_atomically(path: Path, value: dict) -> None:
-    temporary = path.with_name(path.name + ".partial")
-    temporary.write_text(json.dumps(value, indent=1))
-    replace_atomically(temporary, path)
+    write_bytes_atomically(path, json.dumps(value, indent=1).encode())
 
 
 def _mismatch(what: Path, found: dict, wanted: dict) -> ValueError:

@@ -29,6 +29,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from wideshot.files import replace_atomically
+
 IMAGES = "images"
 RADIUS = "radius_nm"
 QUATERNION = "quaternion"
@@ -66,13 +68,6 @@ def make_parent_folder(path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise OSError(f"cannot write {path}: {error}") from None
-
-
-def replace_atomically(temporary: Path, path: Path) -> None:
-    """Flush ``temporary`` to disk and move it to ``path`` in one step (same file system)."""
-    with open(temporary, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def _plain(value):

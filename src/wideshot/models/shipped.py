@@ -38,6 +38,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save
 from torch import nn
 
+from wideshot.files import write_bytes_atomically
 from wideshot import __version__
 from wideshot.models.registry import create_model
 
@@ -91,16 +92,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(2**20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` in one step (temporary file beside it, then rename)."""
-    temporary = path.with_name(path.name + ".partial")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def save_shipped_model(model: nn.Module, card: dict, name: str = "default",
@@ -160,8 +151,8 @@ def save_shipped_model(model: nn.Module, card: dict, name: str = "default",
         raise ValueError(f"the model card of {name!r} is not plain JSON ({error})") from None
 
     weights_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomically(weights_path, data)
-    _write_atomically(card_path, card_text.encode())
+    write_bytes_atomically(weights_path, data)
+    write_bytes_atomically(card_path, card_text.encode())
     return weights_path
 
 

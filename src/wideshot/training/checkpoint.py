@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from wideshot.files import write_bytes_atomically
 from wideshot.models import create_model
 from wideshot.training.config import TrainingConfig
 
@@ -52,21 +53,11 @@ METRIC_COLUMNS = (
 )
 
 
-def _replace_with(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file in the same folder, then rename)."""
-    temporary = path.with_name(path.name + ".partial")
-    try:
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-
-
 def save_checkpoint(state: dict, path: Path) -> None:
     """``torch.save`` ``state`` to ``path`` atomically."""
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    _replace_with(Path(path), buffer.getvalue())
+    write_bytes_atomically(Path(path), buffer.getvalue())
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> dict:
@@ -90,7 +81,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
 
 def write_config(run_dir: Path, config: TrainingConfig) -> None:
     """Write ``RUN_DIR/config.json``."""
-    _replace_with(Path(run_dir) / CONFIG_FILE,
+    write_bytes_atomically(Path(run_dir) / CONFIG_FILE,
                   (json.dumps(config.as_dict(), indent=2) + "\n").encode())
 
 
@@ -133,8 +124,8 @@ def write_metrics(run_dir: Path, history: list[dict]) -> None:
     writer = csv.DictWriter(text, fieldnames=METRIC_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(history)
-    _replace_with(Path(run_dir) / METRICS_CSV, text.getvalue().encode())
-    _replace_with(Path(run_dir) / METRICS_JSON, (json.dumps(history, indent=2) + "\n").encode())
+    write_bytes_atomically(Path(run_dir) / METRICS_CSV, text.getvalue().encode())
+    write_bytes_atomically(Path(run_dir) / METRICS_JSON, (json.dumps(history, indent=2) + "\n").encode())
 
 
 def rng_states() -> dict:
