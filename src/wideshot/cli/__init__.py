@@ -26,7 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wideshot",
         description="Size and orientation of icosahedral nanoparticles from single-shot "
                     "wide-angle diffraction images (Stielow et al. 2020). Units: nm, nm⁻¹; "
-                    "quaternions (w,x,y,z) scalar first, active; images per ../SPEC.md.")
+                    "quaternions (w,x,y,z) scalar first, active; images and labels per the "
+                    "conventions in the README.")
     from wideshot import __version__
     parser.add_argument("--version", action="version", version=f"wideshot {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
