@@ -78,10 +78,7 @@ def absorbing_polyhedron_amplitude(vertices, q, attenuation_length_nm: float = 1
     q = np.asarray(q, dtype=np.float64)
     shape = q.shape[:-1]
     qf = q.reshape(-1, 3)
-    if refractive_index is not None:
-        gamma = -1j * wavenumber * (complex(refractive_index) - 1.0)
-    else:
-        gamma = 0.0 if math.isinf(attenuation_length_nm) else 1.0 / attenuation_length_nm
+    gamma = spec.attenuation_coefficient(attenuation_length_nm, refractive_index, wavenumber)
     out = np.zeros(qf.shape[0], dtype=np.complex128)
     for cv, cf, rf, n in _front_cells(verts):
         a, b = -n[0] / n[2], -n[1] / n[2]  # z_in = z_f + a (x−x_f) + b (y−y_f)

@@ -92,11 +92,10 @@ def effective_density(density: np.ndarray, voxel_nm: float, attenuation_length_n
     """ρ_eff [z, y, x]: ρ·exp(−d/ℓ) (or ρ·exp(i k (n−1) d)), d = h (cumsum_z ρ − ρ/2)."""
     rho = np.asarray(density, dtype=np.float64)
     d = voxel_nm * (np.cumsum(rho, axis=0) - 0.5 * rho)
-    if refractive_index is not None:
-        return rho * np.exp(1j * spec.K * (complex(refractive_index) - 1.0) * d)
-    if math.isinf(attenuation_length_nm):
+    gamma = spec.attenuation_coefficient(attenuation_length_nm, refractive_index)
+    if gamma == 0:
         return rho
-    return rho * np.exp(-d / attenuation_length_nm)
+    return rho * np.exp(-gamma * d)
 
 
 def msft_amplitude(density: np.ndarray, voxel_nm: float = spec.VOXEL_NM, *,

@@ -46,6 +46,14 @@ class Detector:
         return self.kz / K
 
 
+def attenuation_coefficient(attenuation_length_nm: float = 12.5,
+                            refractive_index: complex | None = None, k: float = K) -> complex:
+    """γ (nm⁻¹) in ρ_eff = ρ·e^{−γ d}: −i k (n − 1) for a complex index, else 1/ℓ (0 for ℓ = ∞)."""
+    if refractive_index is not None:
+        return -1j * k * (complex(refractive_index) - 1.0)
+    return 0.0 if math.isinf(attenuation_length_nm) else 1.0 / attenuation_length_nm
+
+
 def detector(n: int = N_PIXELS, dk: float = DK, k: float = K) -> Detector:
     idx = np.arange(n) - n // 2
     kx = np.broadcast_to(idx[None, :] * dk, (n, n)).astype(np.float64)

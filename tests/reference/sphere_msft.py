@@ -36,10 +36,7 @@ def sphere_msft_amplitude(radius_nm: float, q: np.ndarray, attenuation_length_nm
     q = np.asarray(q, dtype=np.float64)
     shape = q.shape[:-1]
     qf = q.reshape(-1, 3)
-    if refractive_index is not None:
-        gamma = -1j * wavenumber * (complex(refractive_index) - 1.0)
-    else:
-        gamma = 0.0 if math.isinf(attenuation_length_nm) else 1.0 / attenuation_length_nm
+    gamma = spec.attenuation_coefficient(attenuation_length_nm, refractive_index, wavenumber)
     x, w = np.polynomial.legendre.leggauss(order)
     t = 0.25 * math.pi * (x + 1.0)  # t ∈ [0, π/2]
     w = 0.25 * math.pi * w

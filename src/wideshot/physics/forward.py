@@ -37,6 +37,13 @@ def validate_radius(radius_nm, name: str = "radius_nm") -> np.ndarray:
     return radius
 
 
+def _real_dtype(precision: str) -> torch.dtype:
+    """torch float dtype of a precision name; ``ValueError`` for an unknown one."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    return PRECISIONS[precision]
+
+
 def resolve_device(device) -> torch.device:
     """A torch device from ``None`` (CPU), a name or a device; ``ValueError`` if unusable."""
     try:
@@ -160,9 +167,8 @@ def far_field(radius_nm, quaternion, *, attenuation_length_nm: float | None = No
     radius, quats = _broadcast_parameters(radius_nm, quaternion)
     chosen = resolve_material(attenuation_length_nm, refractive_index, material, config)
     attenuation = chosen.attenuation(config)
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
-    dtype = torch.float64 if attenuation == 0 else PRECISIONS[precision]
+    requested = _real_dtype(precision)
+    dtype = torch.float64 if attenuation == 0 else requested
     detector = detector or KGridDetector(config)
     device = resolve_device(device)
     illuminated = detector.illuminated
@@ -235,13 +241,12 @@ def density_far_field(density, voxel_nm: float, *, attenuation_length_nm: float 
     if not np.isfinite(voxel_nm) or voxel_nm <= 0:
         raise ValueError(f"voxel_nm must be positive and finite, got {voxel_nm!r}")
     chosen = resolve_material(attenuation_length_nm, refractive_index, material, config)
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    real_dtype = _real_dtype(precision)
     detector = KGridDetector(config)
     device = resolve_device(device)
     with torch.no_grad():
         amplitudes = [density_amplitude(torch.as_tensor(item, device=device), voxel_nm, detector,
-                                        chosen.attenuation(config), PRECISIONS[precision])
+                                        chosen.attenuation(config), real_dtype)
                       for item in batch]
     return np.stack([a.cpu().numpy() for a in amplitudes])
 
