@@ -56,7 +56,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from wideshot.evaluation.report import evaluate
-    from wideshot.reconstruction import load_model
+    from wideshot.training import load_model
     from wideshot.training.distributed import resolve_device
 
     device = resolve_device(args.device)

@@ -84,6 +84,9 @@ def add_parser(subparsers) -> None:
     run.add_argument("--select-by", choices=SELECTION_MEASURES,
                      help="validation measure that picks best.pt: median mean relative error "
                           f"or loss (default {default['select_by']})")
+    run.add_argument("--init-from", type=Path, metavar="RUN_DIR",
+                     help="start from the best weights of another run of the same network "
+                          "(fine-tuning; fresh optimiser and schedule)")
     run.add_argument("--seed", type=int,
                      help=f"seed of weights, data order and augmentation "
                           f"(default {default['seed']})")
@@ -108,7 +111,7 @@ def add_parser(subparsers) -> None:
 #: Command-line options that are TrainingConfig fields (the rest steer the execution).
 _CONFIG_OPTIONS = ("train", "val", "limit", "augment", "model", "model_options", "epochs",
                    "batch_size", "lr", "weight_decay", "schedule", "loss", "grad_clip",
-                   "select_by", "seed")
+                   "select_by", "seed", "init_from")
 
 
 def run_command(args: argparse.Namespace) -> int:

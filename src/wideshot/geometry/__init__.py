@@ -29,6 +29,7 @@ from wideshot.geometry.quaternion import (
     random_quaternions,
     rotate_points,
     rotation_angle_rad,
+    rotation_vector_to_quaternion,
     validate_quaternions,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "random_quaternions",
     "rotate_points",
     "rotation_angle_rad",
+    "rotation_vector_to_quaternion",
     "uniform_fundamental_domain",
     "validate_quaternions",
     "voxel_centres_nm",

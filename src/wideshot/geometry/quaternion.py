@@ -159,6 +159,28 @@ def matrix_to_quaternion(matrix: Array) -> Array:
     return torch.where(q[..., :1] < 0, -q, q)
 
 
+def rotation_vector_to_quaternion(rotation_vector: Array) -> Array:
+    """Unit quaternions of rotation vectors (axis × angle), the exponential map.
+
+    Uses roma's ``rotvec_to_unitquat`` (accurate for small angles); numpy input goes through
+    torch and comes back as numpy.
+
+    Parameters
+    ----------
+    rotation_vector : array or tensor, shape (..., 3)
+        Rotation axis times angle in radians.
+
+    Returns
+    -------
+    array or tensor, shape (..., 4)
+        ``(w, x, y, z)`` with ``w = cos(θ/2) >= 0`` for angles θ ≤ π.
+    """
+    rotation_vector = _as_float(rotation_vector)
+    if not isinstance(rotation_vector, torch.Tensor):
+        return rotation_vector_to_quaternion(torch.from_numpy(rotation_vector)).numpy()
+    return roma.rotvec_to_unitquat(rotation_vector)[..., _WXYZ_FROM_XYZW]
+
+
 def rotate_points(q: Array, points: Array) -> Array:
     """Apply the active rotations ``R(q)`` to points.
 

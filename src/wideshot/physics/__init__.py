@@ -5,7 +5,13 @@ Objects of the experiment (after Condor): a :class:`~wideshot.physics.material.A
 (:class:`KGridDetector`, :class:`FlatDetector`), and the propagation (exact analytic MSFT for
 icosahedra, slice-wise MSFT for arbitrary densities).
 """
-from wideshot.physics.detector import FlatDetector, KGridDetector, default_detector, momentum_transfer
+from wideshot.physics.detector import (
+    FlatDetector,
+    KGridDetector,
+    PixelSubset,
+    default_detector,
+    momentum_transfer,
+)
 from wideshot.physics.forward import (
     density_far_field,
     far_field,
@@ -15,10 +21,15 @@ from wideshot.physics.forward import (
     validate_radius,
 )
 from wideshot.physics.image import intensity_grid_units, scale_per_image, spec_image
-from wideshot.physics.material import SILVER_91EV, Absorption, RefractiveIndex, resolve_material
+from wideshot.physics.material import (
+    SILVER_91EV,
+    Absorption,
+    RefractiveIndex,
+    resolve_material,
+)
 
 __all__ = [
-    "SILVER_91EV", "Absorption", "FlatDetector", "KGridDetector", "RefractiveIndex",
+    "SILVER_91EV", "Absorption", "FlatDetector", "KGridDetector", "PixelSubset", "RefractiveIndex",
     "default_detector", "density_far_field", "far_field", "icosahedron_amplitude",
     "intensity_grid_units", "momentum_transfer", "resolve_material", "scale_per_image",
     "simulate", "simulate_density", "spec_image", "validate_radius",

@@ -99,7 +99,7 @@ def careful_divided_difference_2(f0: torch.Tensor, f1: torch.Tensor, f2: torch.T
     largest = torch.maximum(torch.maximum(m01, m12), m02)
 
     # Divide by the widest pair: the middle argument is the remaining one.
-    safe = lambda d: torch.where(d == 0, torch.ones_like(d), d)  # noqa: E731
+    safe = lambda d: torch.where(d == 0, torch.ones_like(d), d)
     by_02 = (e12 - e01) / safe(d02)
     by_12 = (e02 - e01) / safe(d12)
     by_01 = (e12 - e02) / safe(d01)

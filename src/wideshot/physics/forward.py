@@ -7,11 +7,18 @@ The torch entry point :func:`icosahedron_amplitude` runs unchanged on CPU and CU
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from wideshot.config import DEFAULT_CONFIG, SimulationConfig
-from wideshot.geometry import icosahedron_faces, icosahedron_vertices, quaternion_to_matrix, validate_quaternions
+from wideshot.geometry import (
+    icosahedron_faces,
+    icosahedron_vertices,
+    quaternion_to_matrix,
+    validate_quaternions,
+)
 from wideshot.physics.density_msft import density_amplitude, validate_density
 from wideshot.physics.detector import KGridDetector
 from wideshot.physics.image import spec_image
@@ -125,6 +132,48 @@ def _cpu_amplitude(radius_nm: torch.Tensor, quaternion: torch.Tensor, q: torch.T
     return _born_forward_limit(amplitude, vertices, q, attenuation)
 
 
+@dataclass(frozen=True)
+class PreparedPixels:
+    """Momentum transfers of some pixels, ready for :func:`amplitude_at` (prepare once, reuse).
+
+    Attributes
+    ----------
+    q : tensor (P, 3)
+        On the compute device, in the dtype the sum runs in (float64 on a CPU, where the fused
+        kernel always works in double; else the requested precision, double in the Born limit).
+    attenuation : complex
+        γ of the material (nm⁻¹).
+    result_dtype : torch.dtype
+        Real dtype of the amplitudes the caller should keep (float32 or float64).
+    """
+
+    q: torch.Tensor
+    attenuation: complex
+    result_dtype: torch.dtype
+
+    @classmethod
+    def of(cls, q: np.ndarray, material: Absorption | RefractiveIndex, config: SimulationConfig,
+           precision: str = "single", device=None) -> PreparedPixels:
+        """From momentum transfers (P, 3) in nm⁻¹, a material, a precision name and a device."""
+        attenuation = material.attenuation(config)
+        # Without absorption (S_in − S_out)/(i q_z) cancels near the forward direction: double.
+        result_dtype = torch.float64 if attenuation == 0 else _real_dtype(precision)
+        device = resolve_device(device)
+        q_dtype = torch.float64 if device.type == "cpu" else result_dtype
+        return cls(torch.as_tensor(q, dtype=q_dtype, device=device), attenuation, result_dtype)
+
+
+def amplitude_at(radius_nm: torch.Tensor, quaternion: torch.Tensor, q: torch.Tensor,
+                 attenuation: complex) -> torch.Tensor:
+    """Far-field amplitudes (B, P) of icosahedra at momentum transfers q (P, 3), on q's device.
+
+    The fused float64 kernel on a CPU, :func:`icosahedron_amplitude` elsewhere (CUDA); same
+    arguments and values. For repeated calls on one set of pixels (fits), prepare ``q`` once.
+    """
+    compute = _cpu_amplitude if q.device.type == "cpu" else icosahedron_amplitude
+    return compute(radius_nm, quaternion, q, attenuation)
+
+
 def _polyhedron_volume(vertices: torch.Tensor) -> torch.Tensor:
     """Volume (B,) of closed triangulated polyhedra (B, V, 3) with outward-ordered faces."""
     tris = vertices[:, _FACES.to(vertices.device)]
@@ -166,24 +215,18 @@ def far_field(radius_nm, quaternion, *, attenuation_length_nm: float | None = No
     """
     radius, quats = _broadcast_parameters(radius_nm, quaternion)
     chosen = resolve_material(attenuation_length_nm, refractive_index, material, config)
-    attenuation = chosen.attenuation(config)
-    requested = _real_dtype(precision)
-    dtype = torch.float64 if attenuation == 0 else requested
     detector = detector or KGridDetector(config)
-    device = resolve_device(device)
     illuminated = detector.illuminated
-    # The CPU kernel works in float64 whatever the output precision.
-    q_dtype = torch.float64 if device.type == "cpu" else dtype
-    q = torch.as_tensor(detector.q[illuminated], dtype=q_dtype, device=device)
-    radius_t = torch.as_tensor(radius, device=device)
-    quats_t = torch.as_tensor(quats, device=device)
-    complex_dtype = np.complex128 if dtype == torch.float64 else np.complex64
-    compute = _cpu_amplitude if device.type == "cpu" else icosahedron_amplitude
+    pixels = PreparedPixels.of(detector.q[illuminated], chosen, config, precision, device)
+    q, attenuation = pixels.q, pixels.attenuation
+    radius_t = torch.as_tensor(radius, device=q.device)
+    quats_t = torch.as_tensor(quats, device=q.device)
+    complex_dtype = np.complex128 if pixels.result_dtype == torch.float64 else np.complex64
     out = np.zeros((len(radius),) + illuminated.shape, dtype=complex_dtype)
     with torch.no_grad():
         for start in range(0, len(radius), batch_size):
             stop = start + batch_size
-            amplitude = compute(radius_t[start:stop], quats_t[start:stop], q, attenuation)
+            amplitude = amplitude_at(radius_t[start:stop], quats_t[start:stop], q, attenuation)
             out[start:stop, illuminated] = amplitude.cpu().numpy()
     return out
 

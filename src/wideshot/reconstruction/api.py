@@ -11,7 +11,6 @@ Examples
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -19,83 +18,8 @@ from torch import nn
 
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.models.inference import check_images, predict_targets
-from wideshot.models.shipped import available_models, load_shipped_model, model_files
 from wideshot.models.targets import targets_to_labels
-from wideshot.training import load_run
-from wideshot.training.distributed import resolve_device
-
-DEFAULT_MODEL = "default"
-
-
-def _shipped_name(model) -> str | None:
-    """``model`` if it names a shipped model (either of its files exists), else None."""
-    if not isinstance(model, str):
-        return None
-    try:
-        files = model_files(model)
-    except ValueError:  # not a possible name, e.g. a path with slashes
-        return None
-    return model if any(path.exists() for path in files) else None
-
-
-def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
-               device: str | torch.device | None = None,
-               which: str | None = None) -> tuple[nn.Module, dict]:
-    """The network that ``model`` names, and a description of it.
-
-    Parameters
-    ----------
-    model : str, Path or torch.nn.Module
-        A shipped model's name (:func:`wideshot.models.available_models`; looked up first), a
-        run folder of ``wideshot train``, or a network (returned as it is).
-    device : str or torch.device, optional
-        Where to put a loaded network (default: CUDA if available, else the CPU); a given
-        network stays where it is.
-    which : {"best", "last"}, optional
-        Checkpoint of a run folder (default "best"); a shipped model has only one.
-
-    Returns
-    -------
-    model : torch.nn.Module
-        Maps images (B, 1, 128, 128) to targets (B, 5). A shipped network is shared between
-        calls (see :func:`~wideshot.models.load_shipped_model`).
-    description : dict
-        ``name`` (architecture), ``options``, and ``shipped`` (name) or ``run`` and
-        ``checkpoint``, and ``trained_on`` (the training set) where known.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``model`` is neither a shipped model nor a run folder, or a file is missing.
-    ValueError
-        For corrupt weights or card, or ``which`` given with a shipped model.
-    """
-    if isinstance(model, nn.Module):
-        return model, {"name": type(model).__name__}
-    shipped = _shipped_name(model)
-    if shipped is not None:
-        if which is not None:
-            raise ValueError(f"{shipped!r} is a shipped model with one set of weights; the "
-                             "checkpoint choice applies to run folders only")
-        network, card = load_shipped_model(shipped, resolve_device(device))
-        description = {"shipped": shipped, "name": card["architecture"]["name"],
-                       "options": card["architecture"].get("options", {})}
-        trained_on = card.get("data", {}).get("train", {}).get("file")
-        if trained_on:
-            description["trained_on"] = trained_on
-        return network, description
-    run_dir = Path(model)
-    if not run_dir.is_dir():
-        available = available_models()
-        if not available and str(model) == DEFAULT_MODEL:
-            raise FileNotFoundError("no model is shipped with wideshot yet; give the run folder "
-                                    "of `wideshot train`")
-        raise FileNotFoundError(f"{str(model)!r} is neither a shipped model (available: "
-                                f"{', '.join(available) or 'none'}) nor a run folder")
-    which = which or "best"
-    network, config = load_run(run_dir, which=which, device=resolve_device(device))
-    return network, {"run": str(run_dir.resolve()), "checkpoint": which, "name": config.model,
-                     "options": config.model_options, "trained_on": config.train}
+from wideshot.training.lookup import DEFAULT_MODEL, load_model
 
 
 def reconstruct(images, *, model: str | os.PathLike | nn.Module = DEFAULT_MODEL,

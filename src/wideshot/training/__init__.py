@@ -5,7 +5,8 @@
 - :mod:`.checkpoint` — the run folder (config.json, best.pt, last.pt, metrics) and
   :func:`load_run`;
 - :mod:`.distributed` — process group and device of a training process;
-- :mod:`.export` — :func:`export_run`, a run folder → a shipped model (weights + model card).
+- :mod:`.export` — :func:`export_run`, a run folder → a shipped model (weights + model card);
+- :mod:`.lookup` — :func:`load_model`: a shipped model's name or a run folder → its network.
 
 Example
 -------
@@ -28,10 +29,11 @@ from wideshot.training.config import (
     TrainingConfig,
 )
 from wideshot.training.export import export_run, training_command
+from wideshot.training.lookup import DEFAULT_MODEL, load_model
 from wideshot.training.loop import make_scheduler, open_datasets, train
 
 __all__ = [
-    "CHECKPOINTS", "METRIC_COLUMNS", "NO_AUGMENTATION", "SCHEDULES", "SELECTION_MEASURES",
-    "TrainingConfig", "export_run", "load_run", "make_scheduler", "open_datasets",
+    "CHECKPOINTS", "DEFAULT_MODEL", "METRIC_COLUMNS", "NO_AUGMENTATION", "SCHEDULES", "SELECTION_MEASURES",
+    "TrainingConfig", "export_run", "load_model", "load_run", "make_scheduler", "open_datasets",
     "read_config", "resumed_config", "train", "training_command",
 ]

@@ -79,6 +79,9 @@ class TrainingConfig:
     select_by : str
         One of :data:`SELECTION_MEASURES`: the validation measure whose lowest value picks
         ``best.pt`` — the median of the paper's mean relative error, or the validation loss.
+    init_from : str, optional
+        Run folder whose ``best.pt`` weights start this run (fine-tuning with a fresh optimiser
+        and schedule); its network must have the same architecture. Default: random weights.
 
     Notes
     -----
@@ -100,9 +103,12 @@ class TrainingConfig:
     seed: int = 0
     limit: int | None = None
     select_by: str = "mean-error"
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "train", str(Path(self.train).resolve()))
+        if self.init_from is not None:
+            object.__setattr__(self, "init_from", str(Path(self.init_from).resolve()))
         if self.val is not None:
             object.__setattr__(self, "val", str(Path(self.val).resolve()))
         # JSON form (tuples become lists), so a config equals itself read back from config.json.

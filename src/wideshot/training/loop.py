@@ -297,6 +297,19 @@ def train(config: TrainingConfig, run_dir: str | Path, *, resume: bool = False,
         distributed.teardown(group)
 
 
+def _initial_weights(config: TrainingConfig) -> dict:
+    """State dict of ``config.init_from``'s best epoch; ValueError if its network differs."""
+    weights = load_checkpoint(Path(config.init_from) / BEST_CHECKPOINT)["model"]
+    expected = build_model(config).state_dict()
+    mismatched = sorted(set(weights) ^ set(expected)) + sorted(
+        name for name in set(weights) & set(expected)
+        if weights[name].shape != expected[name].shape)
+    if mismatched:
+        raise ValueError(f"--init-from {config.init_from}: its network is not {config.model} "
+                         f"{config.model_options} (differs in {mismatched[:3]})")
+    return weights
+
+
 def _train(config: TrainingConfig, run_dir: Path, resume: bool,
            group: distributed.ProcessGroup, workers: int, stop_after: int | None,
            progress: bool) -> list[dict]:
@@ -324,6 +337,8 @@ def _train(config: TrainingConfig, run_dir: Path, resume: bool,
     val_loader = DataLoader(val_share, shuffle=False, **loader_options)
 
     model = build_model(config).to(group.device)
+    if config.init_from is not None and not resume:
+        model.load_state_dict(_initial_weights(config))
     if on_cuda:
         model = model.to(memory_format=torch.channels_last)
     network = (DistributedDataParallel(model, device_ids=[group.device] if on_cuda else None)

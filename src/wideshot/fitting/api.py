@@ -1,0 +1,132 @@
+"""``wideshot.fit``: size and orientation by forward fitting, with or without the network.
+
+Examples
+--------
+>>> import wideshot
+>>> images = wideshot.simulate(90.0, [0.923, 0.103, 0.205, 0.308])
+>>> result = wideshot.fit(images, method="hybrid")  # doctest: +SKIP
+>>> result["radius_nm"], result["n_simulations"]  # doctest: +SKIP
+(array([90.0]), array([171]))
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from wideshot.config import DEFAULT_CONFIG
+from wideshot.fitting.search import monte_carlo_simplex, refine_guess
+from wideshot.models.inference import check_images, predict
+from wideshot.training.lookup import DEFAULT_MODEL, load_model
+
+#: Fit methods of :func:`fit`.
+METHODS = ("mcs", "hybrid")
+
+#: (starts, iterations) when not given: the paper's MCS; one local refinement for the hybrid.
+DEFAULT_BUDGET = {"mcs": (50, 50), "hybrid": (2, 300)}
+
+
+def _check_valid(valid, shape: tuple[int, ...]) -> np.ndarray:
+    """Validity masks (B, H, W) bool from None (all valid), one (H, W) mask or a batch."""
+    if valid is None:
+        return np.ones(shape, dtype=bool)
+    valid = np.asarray(valid)
+    if valid.dtype != bool:
+        raise ValueError(f"valid must be a boolean mask (True = pixel carries data), got dtype "
+                         f"{valid.dtype}")
+    if valid.shape not in (shape, shape[1:]):
+        raise ValueError(f"valid must be shaped {shape[1:]} or {shape}, got {valid.shape}")
+    return np.broadcast_to(valid, shape)
+
+
+def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None,
+        iterations: int | None = None, seed: int | None = None,
+        device: str | torch.device | None = None,
+        model: str | os.PathLike | nn.Module = DEFAULT_MODEL, progress: bool = False) -> dict:
+    """Fit the icosahedron whose simulated pattern best explains each image.
+
+    The misfit (:func:`~wideshot.fitting.misfit.pattern_misfit`) is the fraction of an image's
+    variance over its valid pixels that the best affine-scaled simulation leaves unexplained.
+
+    Parameters
+    ----------
+    images : array-like, shape (128, 128) or (B, 128, 128)
+        SPEC images (log-intensity scaled per image to [0, 1]); invalid pixels may hold anything
+        in [0, 1].
+    valid : array-like bool, shape (128, 128) or (B, 128, 128), optional
+        Pixels that carry data (default all); hole, gaps and the area outside the detector
+        should be False.
+    method : {"mcs", "hybrid"}
+        "mcs": the paper's Monte-Carlo simplex, Nelder–Mead from ``starts`` random starts of
+        ``iterations`` iterations each (default 50 × 50). "hybrid": the network's answer,
+        refined (:func:`~wideshot.fitting.search.refine_guess`): a radius scan around it, then
+        Nelder–Mead from the ``starts`` best radii (default 2, at most 300 iterations each,
+        stopping at 0.01 nm / 0.01°).
+    starts, iterations : int, optional
+        Budget; defaults in :data:`DEFAULT_BUDGET`.
+    seed : int, optional
+        Seeds the random starts; image b uses the stream (seed, b), so a result does not depend
+        on the batch it came in.
+    device : str or torch.device, optional
+        Where to simulate and run the network (default CPU for the simulations).
+    model : str, Path or torch.nn.Module
+        Network of the hybrid (see :func:`wideshot.training.load_model`).
+    progress : bool
+        Show a progress bar over the images.
+
+    Returns
+    -------
+    dict
+        ``radius_nm`` (B,) float64; ``quaternion`` (B, 4) canonical; ``misfit`` (B,) in [0, 1];
+        ``n_simulations`` (B,) int — patterns simulated for each image; ``method``; and for the
+        hybrid ``network_radius_nm`` (B,), ``network_quaternion`` (B, 4), its starting point.
+
+    Raises
+    ------
+    ValueError
+        For images that are not SPEC images, a wrong mask, an unknown method or budget.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown fit method {method!r}; choose one of {list(METHODS)}")
+    default_starts, default_iterations = DEFAULT_BUDGET[method]
+    starts = default_starts if starts is None else starts
+    iterations = default_iterations if iterations is None else iterations
+    for name, value in (("starts", starts), ("iterations", iterations)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    images = torch.as_tensor(images)
+    size = DEFAULT_CONFIG.grid_size
+    if images.ndim == 2:
+        images = images[None]
+    images = check_images(images, size).numpy()
+    valid = _check_valid(valid, images.shape)
+    seed = np.random.SeedSequence().entropy if seed is None else seed
+    simulation = {"device": device}
+
+    result = {"radius_nm": np.zeros(len(images)), "quaternion": np.zeros((len(images), 4)),
+              "misfit": np.zeros(len(images)), "n_simulations": np.zeros(len(images), int),
+              "method": method}
+    if method == "hybrid":
+        network, _ = load_model(model, device)
+        network_quaternion, network_radius = predict(network, images)
+        result.update(network_radius_nm=network_radius, network_quaternion=network_quaternion)
+    for index in tqdm(range(len(images)), desc=f"fit ({method})", unit="image", file=sys.stderr,
+                      disable=not progress):
+        rng = np.random.default_rng([seed, index])
+        if method == "mcs":
+            found = monte_carlo_simplex(images[index], valid[index], starts=starts,
+                                        iterations=iterations, rng=rng, **simulation)
+        else:
+            found = refine_guess(images[index], valid[index], network_radius[index],
+                                 network_quaternion[index], candidates=starts,
+                                 iterations=iterations, **simulation)
+        result["radius_nm"][index] = found.radius_nm
+        result["quaternion"][index] = found.quaternion
+        result["misfit"][index] = found.misfit
+        result["n_simulations"][index] = found.n_simulations
+    return result
+

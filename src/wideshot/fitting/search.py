@@ -1,0 +1,187 @@
+"""Forward fits of one pattern: Monte-Carlo simplex from random starts, or refinement from a guess.
+
+Both run Nelder–Mead simplexes (:mod:`.simplex`) over x = (R nm, rotation vector in degrees)
+on a :class:`~wideshot.fitting.objective.PatternObjective`, all starts side by side so that
+every step simulates one batch, and return the best particle found.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from wideshot.config import RADIUS_RANGE_NM
+from wideshot.fitting.objective import PatternObjective, parameters_to_particles
+from wideshot.fitting.simplex import axis_simplex, nelder_mead
+from wideshot.geometry import canonical, random_quaternions
+
+#: Initial simplex steps (nm, degrees) of the Monte-Carlo simplex: a start may be anywhere.
+GLOBAL_STEPS = (10.0, 10.0)
+#: Initial simplex steps (nm, degrees) of a refinement that starts near the answer.
+LOCAL_STEPS = (2.0, 2.0)
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """Best particle of a fit to one pattern.
+
+    Attributes
+    ----------
+    radius_nm : float
+    quaternion : ndarray (4,)
+        Canonical (fundamental domain).
+    misfit : float
+        :func:`~wideshot.fitting.misfit.pattern_misfit` of the answer (0 = perfect).
+    n_simulations : int
+        Every pattern simulated on the way.
+    objective : PatternObjective
+        The objective, with its recorded history if asked for.
+    """
+
+    radius_nm: float
+    quaternion: np.ndarray
+    misfit: float
+    n_simulations: int
+    objective: PatternObjective
+
+
+def _run(objective: PatternObjective, radius_nm: np.ndarray, steps: tuple[float, float],
+         iterations: int, tolerance: float) -> FitResult:
+    start = np.zeros((len(radius_nm), 4))
+    start[:, 0] = radius_nm
+    step_nm, step_deg = steps
+    simplex = axis_simplex(start, np.array([step_nm, step_deg, step_deg, step_deg]))
+    result = nelder_mead(objective, simplex, iterations, x_tolerance=tolerance,
+                         f_tolerance=tolerance**2 if tolerance else 0.0)
+    best = int(np.argmin(result.values))
+    radius, quaternion = parameters_to_particles(result.points[best:best + 1],
+                                                 objective.anchors[best:best + 1])
+    return FitResult(radius_nm=float(radius[0]), quaternion=canonical(quaternion)[0],
+                     misfit=float(result.values[best]),
+                     n_simulations=objective.n_simulations, objective=objective)
+
+
+def monte_carlo_simplex(image: np.ndarray, valid: np.ndarray, *, starts: int = 50,
+                        iterations: int = 50, rng=None, steps: tuple[float, float] = GLOBAL_STEPS,
+                        record: bool = False, **simulation) -> FitResult:
+    """The paper's baseline: Nelder–Mead from random starts, the best end point wins.
+
+    Parameters
+    ----------
+    image : ndarray (H, W)
+        Measured pattern (log-intensity, any affine scaling; SPEC images as they are).
+    valid : ndarray (H, W) bool
+        Pixels to fit.
+    starts : int
+        Random starts: R uniform over the training range, orientation uniform.
+    iterations : int
+        Nelder–Mead iterations per start (no early stop, as in the paper).
+    rng : numpy.random.Generator, int or None
+        Seeds the starts.
+    steps : (float, float)
+        Initial simplex steps in nm and degrees.
+    record : bool
+        Keep every evaluation (for :meth:`PatternObjective.best_so_far`).
+    **simulation
+        ``material``, ``device``, ``precision``, ``config`` of the objective.
+
+    Returns
+    -------
+    FitResult
+    """
+    rng = np.random.default_rng(rng)
+    low, high = RADIUS_RANGE_NM
+    radius_nm = rng.uniform(low, high, starts)
+    anchors = random_quaternions(starts, rng)
+    objective = PatternObjective(image, valid, anchors, record=record, **simulation)
+    return _run(objective, radius_nm, steps, iterations, tolerance=0.0)
+
+
+def refine(image: np.ndarray, valid: np.ndarray, radius_nm, quaternion, *,
+           iterations: int = 300, steps: tuple[float, float] = LOCAL_STEPS,
+           tolerance: float = 0.01, record: bool = False, **simulation) -> FitResult:
+    """Local Nelder–Mead refinement from given starting particles; the best end point wins.
+
+    Parameters
+    ----------
+    image, valid
+        As in :func:`monte_carlo_simplex`.
+    radius_nm : array (K,)
+        Starting radii in nm.
+    quaternion : array (K, 4)
+        Starting orientations.
+    iterations : int
+        Most Nelder–Mead iterations per start.
+    steps : (float, float)
+        Initial simplex steps in nm and degrees.
+    tolerance : float
+        A start stops once its simplex is within ``tolerance`` (nm and degrees) of its best
+        vertex and its misfits within ``tolerance²``.
+    record, **simulation
+        As in :func:`monte_carlo_simplex`.
+
+    Returns
+    -------
+    FitResult
+    """
+    radius_nm = np.atleast_1d(np.asarray(radius_nm, dtype=np.float64))
+    anchors = np.atleast_2d(np.asarray(quaternion, dtype=np.float64))
+    objective = PatternObjective(image, valid, anchors, record=record, **simulation)
+    return _run(objective, radius_nm, steps, iterations, tolerance)
+
+
+#: Radius scan of :func:`refine_guess`: half width and step (nm). Along R the misfit has local
+#: minima about π/k ≈ 7 nm apart (one fringe at the detector edge), so a guess more than ~3 nm
+#: off can sit in the wrong one; orientation errors of 30° still refine fine.
+RADIUS_SCAN_NM = (24.0, 1.5)
+
+
+def _local_minima(values: np.ndarray) -> np.ndarray:
+    """Indices of the local minima of a 1-D curve (ends included), best first."""
+    padded = np.r_[np.inf, values, np.inf]
+    minima = np.flatnonzero((values <= padded[:-2]) & (values <= padded[2:]))
+    return minima[np.argsort(values[minima], kind="stable")]
+
+
+def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quaternion, *,
+                 candidates: int = 2, iterations: int = 300,
+                 radius_scan_nm: tuple[float, float] = RADIUS_SCAN_NM, tolerance: float = 0.01,
+                 record: bool = False, **simulation) -> FitResult:
+    """Refine a guess (the network's answer): radius scan, then local Nelder–Mead.
+
+    First the misfit is scanned along R at the guessed orientation (R ± half width, in steps);
+    its ``candidates`` best local minima each start a local refinement (:data:`LOCAL_STEPS`),
+    and the best end point wins.
+
+    Parameters
+    ----------
+    image, valid
+        As in :func:`monte_carlo_simplex`.
+    radius_nm : float
+        Guessed radius (nm).
+    quaternion : array (4,)
+        Guessed orientation.
+    candidates : int
+        Radius-scan minima refined.
+    iterations, tolerance
+        Per refinement, as in :func:`refine`.
+    radius_scan_nm : (float, float)
+        Half width and step of the radius scan (nm).
+    record, **simulation
+        As in :func:`monte_carlo_simplex`.
+
+    Returns
+    -------
+    FitResult
+        ``n_simulations`` counts the scan and the refinements.
+    """
+    quaternion = np.asarray(quaternion, dtype=np.float64).reshape(1, 4)
+    half_width, step = radius_scan_nm
+    radii = radius_nm + np.arange(-half_width, half_width + step / 2, step)
+    objective = PatternObjective(image, valid, np.repeat(quaternion, candidates, axis=0),
+                                 record=record, **simulation)
+    scan = objective.misfit(radii, np.repeat(quaternion, len(radii), axis=0))
+    starts = radii[_local_minima(scan)[:candidates]]
+    if len(starts) < candidates:  # fewer minima than asked: refine the ones there are
+        objective.anchors = objective.anchors[:len(starts)]
+    return _run(objective, starts, LOCAL_STEPS, iterations, tolerance)
