@@ -65,7 +65,7 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         ``iterations`` iterations each (default 50 × 50). "hybrid": the network's answer,
         refined (:func:`~wideshot.fitting.search.refine_guess`): a radius scan around it, then
         Nelder–Mead from the ``starts`` best radii (default 2, at most 300 iterations each,
-        stopping at 0.01 nm / 0.01°).
+        stopping at 0.02 nm / 0.02°).
     starts, iterations : int, optional
         Budget; defaults in :data:`DEFAULT_BUDGET`.
     seed : int, optional

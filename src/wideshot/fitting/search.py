@@ -145,7 +145,7 @@ def _local_minima(values: np.ndarray) -> np.ndarray:
 
 def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quaternion, *,
                  candidates: int = 2, iterations: int = 300,
-                 radius_scan_nm: tuple[float, float] = RADIUS_SCAN_NM, tolerance: float = 0.01,
+                 radius_scan_nm: tuple[float, float] = RADIUS_SCAN_NM, tolerance: float = 0.02,
                  record: bool = False, **simulation) -> FitResult:
     """Refine a guess (the network's answer): radius scan, then local Nelder–Mead.
 
