@@ -124,13 +124,13 @@ def test_radius_scan_recovers_a_guess_several_fringes_off(pattern):
 
 def test_simulation_counter_is_exact(pattern, monkeypatch):
     simulated = []
-    original = objective_module.amplitude_at
+    original = objective_module.icosahedron_amplitude
 
-    def counting(radius_nm, quaternion, q, attenuation):
+    def counting(radius_nm, quaternion, q, attenuation, kernel):
         simulated.append(len(radius_nm))
-        return original(radius_nm, quaternion, q, attenuation)
+        return original(radius_nm, quaternion, q, attenuation, kernel)
 
-    monkeypatch.setattr(objective_module, "amplitude_at", counting)
+    monkeypatch.setattr(objective_module, "icosahedron_amplitude", counting)
     found = monte_carlo_simplex(pattern, _central_disc(20), starts=3, iterations=4, rng=0)
     assert found.n_simulations == sum(simulated) > 3 * 5
 

@@ -18,6 +18,9 @@ COMMANDS = {
     "gallery": "wideshot.cli.gallery",
     "train": "wideshot.cli.train",
     "evaluate": "wideshot.cli.evaluate",
+    "fit": "wideshot.cli.fit",
+    "reconstruct": "wideshot.cli.reconstruct",
+    "demo": "wideshot.cli.demo",
 }
 
 

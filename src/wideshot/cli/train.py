@@ -41,7 +41,12 @@ def _model_option(text: str) -> tuple[str, object]:
 def add_parser(subparsers) -> None:
     from wideshot.data.augment import AUGMENTATIONS
     from wideshot.models import LOSSES, MODELS
-    from wideshot.training import NO_AUGMENTATION, SCHEDULES, SELECTION_MEASURES, TrainingConfig
+    from wideshot.training import (
+        NO_AUGMENTATION,
+        SCHEDULES,
+        SELECTION_MEASURES,
+        TrainingConfig,
+    )
 
     default = {item.name: item.default for item in fields(TrainingConfig)}
     parser = subparsers.add_parser("train", help="train a network into a run folder",

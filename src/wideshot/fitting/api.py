@@ -30,7 +30,7 @@ METHODS = ("mcs", "hybrid")
 DEFAULT_BUDGET = {"mcs": (50, 50), "hybrid": (2, 300)}
 
 
-def _check_valid(valid, shape: tuple[int, ...]) -> np.ndarray:
+def check_valid(valid, shape: tuple[int, ...]) -> np.ndarray:
     """Validity masks (B, H, W) bool from None (all valid), one (H, W) mask or a batch."""
     if valid is None:
         return np.ones(shape, dtype=bool)
@@ -103,7 +103,7 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
     if images.ndim == 2:
         images = images[None]
     images = check_images(images, size).numpy()
-    valid = _check_valid(valid, images.shape)
+    valid = check_valid(valid, images.shape)
     seed = np.random.SeedSequence().entropy if seed is None else seed
     simulation = {"device": device}
 

@@ -26,7 +26,7 @@ from wideshot.physics import (
     RefractiveIndex,
     intensity_grid_units,
 )
-from wideshot.physics.forward import PreparedPixels, amplitude_at
+from wideshot.physics.forward import PreparedPixels, icosahedron_amplitude
 from wideshot.physics.material import resolve_material
 
 #: Radii (nm) the fit may visit; a simplex vertex outside costs nothing and scores +inf.
@@ -95,9 +95,9 @@ class PatternObjective:
         """log(F + floor) (M, P) at the valid pixels; counts M simulations."""
         device = self._pixels.q.device
         with torch.no_grad():
-            amplitude = amplitude_at(torch.as_tensor(radius_nm, device=device),
-                                     torch.as_tensor(quaternion, device=device),
-                                     self._pixels.q, self._pixels.attenuation)
+            amplitude = icosahedron_amplitude(torch.as_tensor(radius_nm, device=device),
+                                              torch.as_tensor(quaternion, device=device),
+                                              self._pixels.q, self._pixels.attenuation, "auto")
         self.n_simulations += len(radius_nm)
         intensity = intensity_grid_units(amplitude.cpu().numpy(), self.config)
         return np.log(intensity + self.config.intensity_floor)
@@ -146,3 +146,52 @@ class PatternObjective:
         improved = np.r_[True, running[1:] < running[:-1]]
         best = np.maximum.accumulate(np.where(improved, np.arange(len(misfit)), 0))
         return running, radius_nm[best], canonical(quaternion[best])
+
+
+def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,
+                  quaternion: np.ndarray, *, config: SimulationConfig = DEFAULT_CONFIG,
+                  material: Absorption | RefractiveIndex | None = None, device=None,
+                  precision: str = "single", batch_size: int = 64) -> np.ndarray:
+    """Misfit of one answer per image: re-simulate it and compare on the image's valid pixels.
+
+    Parameters
+    ----------
+    images : ndarray (B, H, W)
+        Measured log-intensity images.
+    valid : ndarray (B, H, W) bool
+        Pixels that carry data.
+    radius_nm : ndarray (B,)
+    quaternion : ndarray (B, 4)
+        The answers.
+    config, material, device, precision
+        As in :class:`PatternObjective`.
+    batch_size : int
+        Answers simulated together (on the union of their valid pixels).
+
+    Returns
+    -------
+    ndarray (B,)
+        :func:`pattern_misfit` of each answer; 1 where fewer than 16 pixels are valid.
+    """
+    material = resolve_material(None, None, material, config)
+    grid = KGridDetector(config)
+    valid = np.asarray(valid, dtype=bool) & grid.illuminated
+    misfit = np.ones(len(images))
+    for start in range(0, len(images), batch_size):
+        chunk = slice(start, start + batch_size)
+        union = valid[chunk].any(axis=0)
+        if union.sum() < 16:
+            continue
+        pixels = PreparedPixels.of(grid.q[union], material, config, precision, device)
+        with torch.no_grad():
+            amplitude = icosahedron_amplitude(
+                torch.as_tensor(radius_nm[chunk], device=pixels.q.device),
+                torch.as_tensor(quaternion[chunk], device=pixels.q.device),
+                pixels.q, pixels.attenuation, "auto").cpu().numpy()
+        simulated = np.log(intensity_grid_units(amplitude, config) + config.intensity_floor)
+        for offset, (image, mask) in enumerate(zip(images[chunk], valid[chunk])):
+            if mask.sum() >= 16:
+                on_union = mask[union]
+                misfit[start + offset] = pattern_misfit(image[mask].astype(np.float64),
+                                                        simulated[offset, on_union][None])[0]
+    return misfit

@@ -28,6 +28,9 @@ from wideshot.physics.slab_kernel_cpu import slab_amplitude_cpu
 
 PRECISIONS = {"single": torch.float32, "double": torch.float64}
 
+#: Kernels that sum the MSFT (see :func:`polyhedron_amplitude`).
+KERNELS = ("auto", "torch", "fused")
+
 _UNIT_VERTICES = torch.from_numpy(icosahedron_vertices(1.0))
 _FACES = torch.from_numpy(icosahedron_faces().astype(np.int64))
 
@@ -83,11 +86,11 @@ def _icosahedron_vertices(radius_nm: torch.Tensor, quaternion: torch.Tensor,
 
 
 def icosahedron_amplitude(radius_nm: torch.Tensor, quaternion: torch.Tensor, q: torch.Tensor,
-                          attenuation: complex) -> torch.Tensor:
-    """Far-field amplitude of icosahedra at arbitrary momentum transfers (torch, any device).
+                          attenuation: complex, kernel: str = "torch") -> torch.Tensor:
+    """Far-field amplitude of icosahedra at arbitrary momentum transfers (any device).
 
-    Differentiable with respect to ``radius_nm`` and ``quaternion``. On a CPU,
-    :func:`far_field` uses the faster fused kernel instead (same values).
+    With the default torch kernel it is differentiable with respect to ``radius_nm`` and
+    ``quaternion``; ``kernel="auto"`` takes the faster fused kernel on a CPU (same values).
 
     Parameters
     ----------
@@ -100,6 +103,8 @@ def icosahedron_amplitude(radius_nm: torch.Tensor, quaternion: torch.Tensor, q: 
         precision of the evaluation (geometry is always prepared in float64).
     attenuation : complex
         γ in nm⁻¹ (:meth:`Absorption.attenuation`, :meth:`RefractiveIndex.attenuation`).
+    kernel : {"torch", "fused", "auto"}
+        See :func:`polyhedron_amplitude`.
 
     Returns
     -------
@@ -107,34 +112,59 @@ def icosahedron_amplitude(radius_nm: torch.Tensor, quaternion: torch.Tensor, q: 
         A(q) in nm³.
     """
     vertices = _icosahedron_vertices(radius_nm, quaternion, q.device)
-    corners, weights = slab_triangles(vertices, _FACES.to(q.device))
-    amplitude = slab_amplitude(corners.to(q.dtype), weights.to(q.dtype), q, attenuation)
-    return _born_forward_limit(amplitude, vertices, q, attenuation)
+    return polyhedron_amplitude(vertices, _FACES, q, attenuation, kernel)
+
+
+def polyhedron_amplitude(vertices: torch.Tensor, faces: torch.Tensor, q: torch.Tensor,
+                         attenuation: complex, kernel: str = "auto") -> torch.Tensor:
+    """Far-field amplitudes (B, P) of any convex polyhedra, on q's device.
+
+    The exact MSFT of :mod:`~wideshot.physics.polyhedron_msft`, summed by one of two kernels
+    with the same values: "torch" (any device, differentiable) or "fused" (numba, float64,
+    CPU only, several times faster there); "auto" takes the fused one on a CPU.
+
+    Parameters
+    ----------
+    vertices : tensor (B, V, 3) float64
+        Vertices in the laboratory frame (nm).
+    faces : tensor (F, 3) int64
+        Triangles, counter-clockwise seen from outside (e.g. from scipy.spatial.ConvexHull,
+        oriented outwards).
+    q : tensor (P, 3)
+        Momentum transfers (nm⁻¹); see :func:`icosahedron_amplitude` for the dtype.
+    attenuation : complex
+        γ in nm⁻¹.
+    kernel : {"auto", "torch", "fused"}
+    """
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {list(KERNELS)}, got {kernel!r}")
+    if kernel == "auto":
+        kernel = "fused" if q.device.type == "cpu" else "torch"
+    if kernel == "fused" and q.device.type != "cpu":
+        raise ValueError("the fused kernel runs on the CPU only")
+    vertices = vertices.to(device=q.device, dtype=torch.float64)
+    corners, weights = slab_triangles(vertices, torch.as_tensor(faces, device=q.device))
+    if kernel == "fused":
+        amplitude = torch.from_numpy(slab_amplitude_cpu(corners.numpy(), weights.numpy(),
+                                                        q.double().numpy(), attenuation))
+    else:
+        amplitude = slab_amplitude(corners.to(q.dtype), weights.to(q.dtype), q, attenuation)
+    return _born_forward_limit(amplitude, vertices, q, attenuation, faces)
 
 
 def _born_forward_limit(amplitude: torch.Tensor, vertices: torch.Tensor, q: torch.Tensor,
-                        attenuation: complex) -> torch.Tensor:
+                        attenuation: complex, faces: torch.Tensor = _FACES) -> torch.Tensor:
     """Without absorption, A(0) = V, where (S_in − S_out)/(i q_z) is 0/0."""
     if attenuation != 0:
         return amplitude
     forward = q.abs().amax(dim=-1) == 0
-    volume = _polyhedron_volume(vertices).to(amplitude.dtype)
+    volume = _polyhedron_volume(vertices, faces).to(amplitude.dtype)
     return torch.where(forward[None], volume[:, None], amplitude)
-
-
-def _cpu_amplitude(radius_nm: torch.Tensor, quaternion: torch.Tensor, q: torch.Tensor,
-                   attenuation: complex) -> torch.Tensor:
-    """Same as :func:`icosahedron_amplitude`, with the fused CPU kernel (float64)."""
-    vertices = _icosahedron_vertices(radius_nm, quaternion, torch.device("cpu"))
-    corners, weights = slab_triangles(vertices, _FACES)
-    amplitude = torch.from_numpy(slab_amplitude_cpu(corners.numpy(), weights.numpy(),
-                                                    q.double().numpy(), attenuation))
-    return _born_forward_limit(amplitude, vertices, q, attenuation)
 
 
 @dataclass(frozen=True)
 class PreparedPixels:
-    """Momentum transfers of some pixels, ready for :func:`amplitude_at` (prepare once, reuse).
+    """Momentum transfers of some pixels, ready for :func:`icosahedron_amplitude` (prepare once).
 
     Attributes
     ----------
@@ -163,20 +193,9 @@ class PreparedPixels:
         return cls(torch.as_tensor(q, dtype=q_dtype, device=device), attenuation, result_dtype)
 
 
-def amplitude_at(radius_nm: torch.Tensor, quaternion: torch.Tensor, q: torch.Tensor,
-                 attenuation: complex) -> torch.Tensor:
-    """Far-field amplitudes (B, P) of icosahedra at momentum transfers q (P, 3), on q's device.
-
-    The fused float64 kernel on a CPU, :func:`icosahedron_amplitude` elsewhere (CUDA); same
-    arguments and values. For repeated calls on one set of pixels (fits), prepare ``q`` once.
-    """
-    compute = _cpu_amplitude if q.device.type == "cpu" else icosahedron_amplitude
-    return compute(radius_nm, quaternion, q, attenuation)
-
-
-def _polyhedron_volume(vertices: torch.Tensor) -> torch.Tensor:
+def _polyhedron_volume(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Volume (B,) of closed triangulated polyhedra (B, V, 3) with outward-ordered faces."""
-    tris = vertices[:, _FACES.to(vertices.device)]
+    tris = vertices[:, torch.as_tensor(faces, device=vertices.device)]
     return torch.einsum("bfi,bfi->b", tris[:, :, 0], torch.linalg.cross(tris[:, :, 1], tris[:, :, 2])) / 6
 
 
@@ -226,7 +245,8 @@ def far_field(radius_nm, quaternion, *, attenuation_length_nm: float | None = No
     with torch.no_grad():
         for start in range(0, len(radius), batch_size):
             stop = start + batch_size
-            amplitude = amplitude_at(radius_t[start:stop], quats_t[start:stop], q, attenuation)
+            amplitude = icosahedron_amplitude(radius_t[start:stop], quats_t[start:stop], q,
+                                              attenuation, kernel="auto")
             out[start:stop, illuminated] = amplitude.cpu().numpy()
     return out
 

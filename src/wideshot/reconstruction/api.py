@@ -17,43 +17,70 @@ import torch
 from torch import nn
 
 from wideshot.config import DEFAULT_CONFIG
+from wideshot.fitting import fit
+from wideshot.fitting.api import check_valid
+from wideshot.fitting.objective import answer_misfit
 from wideshot.models.inference import check_images, predict_targets
 from wideshot.models.targets import targets_to_labels
+from wideshot.reconstruction.quality import misfit_threshold
+from wideshot.training.distributed import resolve_device
 from wideshot.training.lookup import DEFAULT_MODEL, load_model
 
 
-def reconstruct(images, *, model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
-                device: str | torch.device | None = None, batch_size: int = 256) -> dict:
-    """Radius and orientation of the particle in each diffraction image.
+def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
+                device: str | torch.device | None = None, batch_size: int = 256,
+                refine: bool = False, max_misfit: float | None = None, seed: int = 0) -> dict:
+    """Radius and orientation of the particle in each diffraction image, with a quality check.
+
+    The network reads each image; its answer is re-simulated and compared with the image on
+    the valid pixels (the misfit, :func:`wideshot.fitting.pattern_misfit`: the fraction of the
+    image's variance the answer leaves unexplained). With ``refine`` the answer is first
+    refined by forward fitting (:func:`wideshot.fit`, "hybrid"). An answer whose misfit exceeds
+    the threshold is *flagged*: the image is not explained by an icosahedron (another shape,
+    two particles, no particle, a broken frame) and the answer should not be trusted.
 
     Parameters
     ----------
     images : array-like or torch.Tensor, shape (128, 128) or (B, 128, 128)
         SPEC images: log-intensity scaled per image to [0, 1] (e.g. from
-        :func:`wideshot.simulate`). Checked first: a wrong shape, NaN or infinite values, an
-        all-zero image or values outside [0, 1] raise ValueError naming the image.
+        :func:`wideshot.simulate`, or :func:`wideshot.reconstruction.prepare_frame` for
+        detector frames). Checked first: a wrong shape, NaN or infinite values, an all-zero
+        image or values outside [0, 1] raise ValueError naming the image.
+    valid : array-like bool, shape (128, 128) or (B, 128, 128), optional
+        Pixels that carry data (default all); masked pixels (hole, gaps, outside the detector)
+        should hold 0, as in training, and are ignored by the misfit and the refinement.
     model : str, Path or torch.nn.Module
         A shipped model's name (default "default"), a run folder of ``wideshot train`` (its
-        best checkpoint) or a network; see :func:`load_model`.
+        best checkpoint) or a network; see :func:`wideshot.training.load_model`.
     device : str or torch.device, optional
-        Where to run the network (default: CUDA if available, else the CPU; for a given
-        network, where it is).
+        Where to run (default: CUDA if available for the network; the CPU kernel simulates).
     batch_size : int
         Images per forward pass.
+    refine : bool
+        Refine every answer by forward fitting (about 200–500 simulations per image).
+    max_misfit : float, optional
+        Flag answers with a larger misfit. Default: the threshold calibrated for the model
+        (its card's ``quality``; network or refined answers), or no flagging if it has none.
+    seed : int
+        Seeds the refinement's random choices.
 
     Returns
     -------
     dict
-        ``radius_nm`` : numpy.ndarray (B,) float64 — circumradius in nm;
-        ``quaternion`` : numpy.ndarray (B, 4) float64 — orientation (w, x, y, z), scalar first,
+        ``radius_nm`` : ndarray (B,) float64 — circumradius in nm;
+        ``quaternion`` : ndarray (B, 4) float64 — orientation (w, x, y, z), scalar first,
         canonical (in the fundamental domain of the icosahedral group);
-        ``targets`` : numpy.ndarray (B, 5) float32 — the raw network outputs;
+        ``misfit`` : ndarray (B,) — 0 (perfect) to 1 (nothing explained);
+        ``flagged`` : ndarray (B,) bool — misfit above ``max_misfit``;
+        ``max_misfit`` : float or None — the threshold used;
+        ``refined`` : bool; with ``refine`` also ``network_radius_nm``, ``network_quaternion``
+        and ``n_simulations`` (B,);
         ``model`` : str — the shipped name, run folder or network class used.
 
     Raises
     ------
     ValueError
-        For images that are not SPEC images, or a corrupt model.
+        For images that are not SPEC images, a wrong mask, or a corrupt model.
     FileNotFoundError
         If ``model`` names neither a shipped model nor a run folder.
 
@@ -61,8 +88,8 @@ def reconstruct(images, *, model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
     --------
     >>> import wideshot
     >>> result = wideshot.reconstruct(wideshot.simulate(80.0, [1, 0, 0, 0]))  # doctest: +SKIP
-    >>> result["radius_nm"]  # doctest: +SKIP
-    array([80.4])
+    >>> result["radius_nm"], result["misfit"]  # doctest: +SKIP
+    (array([80.4]), array([0.03]))
     """
     images = torch.as_tensor(images)
     size = DEFAULT_CONFIG.grid_size
@@ -70,10 +97,22 @@ def reconstruct(images, *, model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
         raise ValueError(f"images must be shaped ({size}, {size}) or (B, {size}, {size}), got "
                          f"{tuple(images.shape)}")
     # Checked before a network is loaded: a wrong input fails fast.
-    images = check_images(images[None] if images.ndim == 2 else images)
+    images = check_images(images[None] if images.ndim == 2 else images).numpy()
+    valid = check_valid(valid, images.shape)
     network, description = load_model(model, device)
-    targets = predict_targets(network, images, device=device, batch_size=batch_size)
-    quaternion, radius_nm = targets_to_labels(targets.astype(np.float64))
     name = description.get("shipped") or description.get("run") or description["name"]
-    return {"radius_nm": radius_nm, "quaternion": quaternion, "targets": targets,
-            "model": name}
+    if refine:
+        result = fit(images, valid=valid, method="hybrid", model=network, seed=seed,
+                     device=resolve_device(device))
+        result.pop("method")
+    else:
+        targets = predict_targets(network, images, device=device, batch_size=batch_size)
+        quaternion, radius_nm = targets_to_labels(targets.astype(np.float64))
+        result = {"radius_nm": radius_nm, "quaternion": quaternion,
+                  "misfit": answer_misfit(images, valid, radius_nm, quaternion,
+                                          device=resolve_device(device))}
+    threshold = misfit_threshold(description, refined=refine, override=max_misfit)
+    result.update(flagged=(result["misfit"] > threshold if threshold is not None
+                           else np.zeros(len(images), dtype=bool)),
+                  max_misfit=threshold, refined=refine, model=name)
+    return result

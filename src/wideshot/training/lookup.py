@@ -51,7 +51,8 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
         calls (see :func:`~wideshot.models.load_shipped_model`).
     description : dict
         ``name`` (architecture), ``options``, and ``shipped`` (name) or ``run`` and
-        ``checkpoint``, and ``trained_on`` (the training set) where known.
+        ``checkpoint``, and ``trained_on`` (the training set) and ``quality`` (the model card's
+        calibrated misfit thresholds, see :mod:`wideshot.reconstruction.quality`) where known.
 
     Raises
     ------
@@ -70,6 +71,8 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
         network, card = load_shipped_model(shipped, resolve_device(device))
         description = {"shipped": shipped, "name": card["architecture"]["name"],
                        "options": card["architecture"].get("options", {})}
+        if "quality" in card:
+            description["quality"] = card["quality"]
         trained_on = card.get("data", {}).get("train", {}).get("file")
         if trained_on:
             description["trained_on"] = trained_on

@@ -1,0 +1,217 @@
+"""Files in, results out: stream frames through the network in batches, write CSV, JSON, panels.
+
+Frames are read one at a time (:func:`~wideshot.reconstruction.sources.iter_frames`), grouped
+into batches of good frames and reconstructed; every frame gets one row, in input order, written
+as soon as its batch is done, so memory stays constant however many frames there are. A frame
+that cannot be read or prepared gets a row with status "failed" and the reason; an answer whose
+misfit exceeds the threshold gets status "flagged".
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from wideshot.evaluation.particle_figures import save_reconstruction_panel
+from wideshot.fitting import fit
+from wideshot.physics import simulate
+from wideshot.reconstruction.api import reconstruct
+from wideshot.reconstruction.preparation import DetectorGeometry
+from wideshot.reconstruction.quality import misfit_threshold
+from wideshot.reconstruction.sources import (
+    Frame,
+    count_frames,
+    find_inputs,
+    iter_frames,
+)
+from wideshot.training.lookup import DEFAULT_MODEL, load_model
+
+#: Columns of the CSV (and keys of each JSON row), in order.
+COLUMNS = ("source", "frame", "dataset", "status", "radius_nm", "w", "x", "y", "z", "misfit",
+           "reason")
+
+#: Row statuses: answered; answered but not explained by an icosahedron; not answered.
+STATUSES = ("ok", "flagged", "failed")
+
+#: How answers are found: the network, the network + forward-fit refinement, forward fit alone.
+METHODS = ("network", "hybrid", "mcs")
+
+RESULTS_CSV = "reconstruction.csv"
+RESULTS_JSON = "reconstruction.json"
+PANELS_FOLDER = "panels"
+
+
+@dataclass
+class _Writers:
+    """The CSV and JSON outputs, written row by row."""
+
+    out_dir: Path
+    rows_written: int = 0
+    counts: dict = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
+
+    def __enter__(self) -> _Writers:
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._csv_file = open(self.out_dir / RESULTS_CSV, "w", newline="")
+        self._csv = csv.DictWriter(self._csv_file, fieldnames=COLUMNS)
+        self._csv.writeheader()
+        self._json = open(self.out_dir / RESULTS_JSON, "w")
+        self._json.write('{"frames": [\n')
+        return self
+
+    def write(self, row: dict) -> None:
+        self._csv.writerow(row)
+        self._json.write((",\n" if self.rows_written else "") + json.dumps(row))
+        self.rows_written += 1
+        self.counts[row["status"]] += 1
+
+    def close(self, summary: dict) -> None:
+        self._csv_file.close()
+        self._json.write('\n],\n"summary": ' + json.dumps(summary, indent=1) + "}\n")
+        self._json.close()
+
+    def __exit__(self, *exc) -> None:
+        if not self._json.closed:  # interrupted: keep what was written readable as CSV
+            self._csv_file.close()
+            self._json.close()
+
+
+def _failed_row(frame: Frame) -> dict:
+    return {"source": frame.source, "frame": frame.index, "dataset": frame.dataset,
+            "status": "failed", "reason": frame.error}
+
+
+def _answer_rows(frames: list[Frame], result: dict) -> list[dict]:
+    rows = []
+    for index, frame in enumerate(frames):
+        w, x, y, z = (float(value) for value in result["quaternion"][index])
+        flagged = bool(result["flagged"][index])
+        rows.append({"source": frame.source, "frame": frame.index, "dataset": frame.dataset,
+                     "status": "flagged" if flagged else "ok",
+                     "radius_nm": round(float(result["radius_nm"][index]), 4),
+                     "w": w, "x": x, "y": y, "z": z,
+                     "misfit": round(float(result["misfit"][index]), 6),
+                     "reason": (f"misfit {result['misfit'][index]:.3f} > "
+                                f"{result['max_misfit']:.3f}: not explained by an icosahedron"
+                                if flagged else None)})
+    return rows
+
+
+def _panel_name(frame: Frame, number: int) -> str:
+    stem = Path(frame.source).stem
+    return f"{number:05d}_{stem}_{frame.index}.png"
+
+
+def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
+                      dataset: str | None = None, mask: np.ndarray | None = None,
+                      geometry: DetectorGeometry | None = None, intensity: str = "auto",
+                      model=DEFAULT_MODEL, device=None, method: str = "network",
+                      starts: int | None = None, iterations: int | None = None, seed: int = 0,
+                      max_misfit: float | None = None, batch_size: int = 64, panels: int = 16,
+                      progress: bool = True) -> dict:
+    """Reconstruct every frame of files and folders into ``out_dir``.
+
+    Parameters
+    ----------
+    inputs : sequence of str or Path
+        Files and folders (searched recursively): PNG, TIFF, NPY, HDF5/CXI.
+    out_dir : str or Path
+        Receives ``reconstruction.csv``, ``reconstruction.json`` (rows and a summary) and
+        ``panels/`` (Figure 5 per image: input | particle | re-simulation).
+    dataset, mask, geometry, intensity
+        How to read and prepare frames; see :func:`~wideshot.reconstruction.iter_frames`.
+    model, device, max_misfit
+        How to answer; see :func:`~wideshot.reconstruction.reconstruct`.
+    method : {"network", "hybrid", "mcs"}
+        The network alone, the network refined by forward fitting, or the Monte-Carlo simplex
+        forward fit (:func:`wideshot.fit`; no network).
+    starts, iterations, seed
+        Budget and seed of the forward fits (see :func:`wideshot.fit`).
+    batch_size : int
+        Good frames per network batch.
+    panels : int
+        Figure-5 panels for the first this many answered frames (0 = none; each costs ~0.2 s).
+    progress : bool
+        Progress bar (frames, rate, ETA) on stderr.
+
+    Returns
+    -------
+    dict
+        The summary also written to the JSON: counts per status, frames per second, threshold,
+        model, output paths.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+    if batch_size < 1 or panels < 0:
+        raise ValueError(f"batch_size must be >= 1 and panels >= 0, got {batch_size}, {panels}")
+    out_dir = Path(out_dir)
+    paths = find_inputs(inputs)
+    if not paths:
+        raise ValueError(f"no input files found in {', '.join(map(str, inputs))}")
+    network, description = load_model(model, device)
+    threshold = misfit_threshold(description, refined=method != "network", override=max_misfit)
+    model_name = description.get("shipped") or description.get("run") or description["name"]
+
+    def answer(images: np.ndarray, valid: np.ndarray) -> dict:
+        if method == "mcs":
+            result = fit(images, valid=valid, method="mcs", starts=starts,
+                         iterations=iterations, seed=seed, device=device)
+            flagged = (result["misfit"] > threshold if threshold is not None
+                       else np.zeros(len(images), dtype=bool))
+            return {**result, "flagged": flagged, "max_misfit": threshold}
+        return reconstruct(images, valid=valid, model=network, device=device,
+                           refine=method == "hybrid", max_misfit=threshold, seed=seed)
+    started = time.perf_counter()
+    panels_written = 0
+    with _Writers(out_dir) as writers, tqdm(total=count_frames(paths, dataset=dataset),
+                                            unit="frame", desc="reconstruct", file=sys.stderr,
+                                            disable=not progress, dynamic_ncols=True) as bar:
+        pending: list[Frame] = []
+
+        def flush() -> None:
+            nonlocal panels_written
+            good = [frame for frame in pending if frame.error is None]
+            answers = iter(())
+            if good:
+                result = answer(np.stack([frame.image for frame in good]),
+                                np.stack([frame.valid for frame in good]))
+                answers = iter(_answer_rows(good, result))
+                for index, frame in enumerate(good[:max(0, panels - panels_written)]):
+                    radius_nm = result["radius_nm"][index]
+                    quaternion = result["quaternion"][index]
+                    save_reconstruction_panel(
+                        out_dir / PANELS_FOLDER / _panel_name(frame, panels_written),
+                        frame.image, frame.valid, radius_nm, quaternion,
+                        simulate(radius_nm, quaternion)[0],
+                        title=f"{Path(frame.source).name} frame {frame.index}",
+                        misfit=result["misfit"][index])
+                    panels_written += 1
+            for frame in pending:
+                writers.write(_failed_row(frame) if frame.error is not None else next(answers))
+            bar.update(len(pending))
+            pending.clear()
+
+        (out_dir / PANELS_FOLDER).mkdir(parents=True, exist_ok=True)
+        for frame in iter_frames(paths, dataset=dataset, mask=mask, geometry=geometry,
+                                 intensity=intensity):
+            pending.append(frame)
+            if sum(item.error is None for item in pending) >= batch_size:
+                flush()
+        flush()
+        seconds = time.perf_counter() - started
+        summary = {"frames": writers.rows_written, **writers.counts,
+                   "seconds": round(seconds, 3),
+                   "frames_per_s": round(writers.rows_written / seconds, 2) if seconds else None,
+                   "max_misfit": threshold, "method": method,
+                   "model": None if method == "mcs" else model_name,
+                   "csv": str(out_dir / RESULTS_CSV), "json": str(out_dir / RESULTS_JSON),
+                   "panels": panels_written}
+        writers.close(summary)
+    return summary
