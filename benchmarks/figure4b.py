@@ -10,7 +10,8 @@ Test patterns: the first N particles of the paper-test preset (seed 2021), simul
 - network (the shipped model): its cost in simulations is its training set (25,058 images);
 - hybrid (wideshot.fit method="hybrid"): the network's answer refined; its cost is the
   training set plus its own simulations per image.
-Each image's results are cached in --out as they finish, so an interrupted run resumes.
+Each image's results are cached in --out as they finish, so an interrupted run resumes (delete
+the cache after changing the fit).
 Errors: the paper's mean relative error (%) and the misorientation (deg).
 """
 from __future__ import annotations
@@ -35,36 +36,49 @@ def _errors(quaternion, radius_nm, true_quaternion, true_radius_nm):
     return 100 * table["mean"], table["misorientation_deg"], table["radius_error_nm"]
 
 
-def run_image(index: int, args, cache: Path) -> dict:
+def _truth(index: int):
     import wideshot
     from wideshot.data.generate import sample_parameters
+
+    radius_nm, quaternion = sample_parameters(PAPER_TEST_SEED, [index])
+    return wideshot.simulate(radius_nm, quaternion)[0], radius_nm[0], quaternion[0]
+
+
+def run_mcs(index: int, args, cache: Path) -> dict:
     from wideshot.fitting import monte_carlo_simplex
 
-    path = cache / f"image_{index:03d}.npz"
+    path = cache / f"mcs_starts{args.starts}_iterations{args.iterations}_{index:03d}.npz"
     if path.exists():
         return dict(np.load(path))
-    radius_nm, quaternion = sample_parameters(PAPER_TEST_SEED, [index])
-    image = wideshot.simulate(radius_nm, quaternion)[0]
-    valid = np.ones(image.shape, dtype=bool)
+    image, radius_nm, quaternion = _truth(index)
     started = time.perf_counter()
-    mcs = monte_carlo_simplex(image, valid, starts=args.starts, iterations=args.iterations,
+    mcs = monte_carlo_simplex(image, np.ones(image.shape, dtype=bool), starts=args.starts,
+                              iterations=args.iterations,
                               rng=np.random.default_rng([PAPER_TEST_SEED, index]), record=True)
-    mcs_seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started
     _, best_radius, best_quaternion = mcs.objective.best_so_far()
-    mcs_mean, mcs_deg, mcs_nm = _errors(best_quaternion, best_radius, quaternion[0], radius_nm[0])
+    mean, deg, nm = _errors(best_quaternion, best_radius, quaternion, radius_nm)
+    record = {"mcs_mean_percent": mean, "mcs_deg": deg, "mcs_nm": nm, "mcs_seconds": seconds}
+    np.savez(path, **record)
+    return record
+
+
+def run_hybrid(index: int, cache: Path) -> dict:
+    import wideshot
+
+    path = cache / f"hybrid_{index:03d}.npz"
+    if path.exists():
+        return dict(np.load(path))
+    image, radius_nm, quaternion = _truth(index)
     started = time.perf_counter()
     hybrid = wideshot.fit(image, method="hybrid", seed=index)
-    hybrid_seconds = time.perf_counter() - started
-    hybrid_mean, hybrid_deg, hybrid_nm = _errors(hybrid["quaternion"], hybrid["radius_nm"],
-                                                 quaternion[0], radius_nm[0])
-    net_mean, net_deg, net_nm = _errors(hybrid["network_quaternion"],
-                                        hybrid["network_radius_nm"], quaternion[0], radius_nm[0])
-    record = {"mcs_mean_percent": mcs_mean, "mcs_deg": mcs_deg, "mcs_nm": mcs_nm,
-              "mcs_seconds": mcs_seconds, "hybrid_mean_percent": hybrid_mean[0],
-              "hybrid_deg": hybrid_deg[0], "hybrid_nm": hybrid_nm[0],
-              "hybrid_simulations": hybrid["n_simulations"][0], "hybrid_seconds": hybrid_seconds,
-              "network_mean_percent": net_mean[0], "network_deg": net_deg[0],
-              "network_nm": net_nm[0]}
+    seconds = time.perf_counter() - started
+    record = {"hybrid_simulations": hybrid["n_simulations"][0], "hybrid_seconds": seconds}
+    for method, prefix in (("hybrid", ""), ("network", "network_")):
+        mean, deg, nm = _errors(hybrid[f"{prefix}quaternion"], hybrid[f"{prefix}radius_nm"],
+                                quaternion, radius_nm)
+        record.update({f"{method}_mean_percent": mean[0], f"{method}_deg": deg[0],
+                       f"{method}_nm": nm[0]})
     np.savez(path, **record)
     return record
 
@@ -143,10 +157,13 @@ def main() -> None:
     from tqdm import tqdm
 
     torch.set_num_threads(args.threads)
-    cache = args.out / f"starts{args.starts}_iterations{args.iterations}"
+    cache = args.out / "cache"
     cache.mkdir(parents=True, exist_ok=True)
-    records = [run_image(index, args, cache)
-               for index in tqdm(range(args.images), desc="figure 4b", unit="image")]
+    hybrid = [run_hybrid(index, cache)
+              for index in tqdm(range(args.images), desc="hybrid", unit="image")]
+    mcs = [run_mcs(index, args, cache)
+           for index in tqdm(range(args.images), desc="Monte-Carlo simplex", unit="image")]
+    records = [{**first, **second} for first, second in zip(hybrid, mcs)]
     summary = draw(records, args.figure)
     summary.update(starts=args.starts, iterations=args.iterations, threads=args.threads)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=1))

@@ -14,7 +14,12 @@ import numpy as np
 import torch
 
 from wideshot.config import DEFAULT_CONFIG, SimulationConfig
-from wideshot.fitting.misfit import pattern_misfit
+from wideshot.fitting.misfit import (
+    SMOOTHING_PX,
+    pattern_misfit,
+    smooth_on_mask,
+    uncensored_pixels,
+)
 from wideshot.geometry import (
     canonical,
     quaternion_multiply,
@@ -49,7 +54,8 @@ class PatternObjective:
     image : ndarray (H, W)
         The measured pattern as a log-intensity image (a SPEC image, or any affine scaling).
     valid : ndarray (H, W) bool
-        Pixels that carry information; only these are simulated and compared.
+        Pixels that carry information; only these, less the clipped ones
+        (:func:`~wideshot.fitting.misfit.uncensored_pixels`), are simulated and compared.
     anchors : ndarray (S, 4)
         Anchor quaternion of each simplex (see the module docstring).
     config : SimulationConfig
@@ -62,6 +68,8 @@ class PatternObjective:
         Precision on CUDA (the CPU kernel always runs in double).
     record : bool
         Keep every evaluation (``history``) for convergence plots.
+    smoothing_px : float
+        Gaussian σ applied to both patterns before comparing (see :mod:`.misfit`).
 
     Attributes
     ----------
@@ -79,20 +87,30 @@ class PatternObjective:
     device: object = None
     precision: str = "single"
     record: bool = False
+    smoothing_px: float = SMOOTHING_PX
     n_simulations: int = 0
     history: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.valid = np.asarray(self.valid, dtype=bool) & KGridDetector(self.config).illuminated
+        self.valid = uncensored_pixels(self.image[None], self.valid)[0] \
+            & KGridDetector(self.config).illuminated
         if self.valid.sum() < 16:
             raise ValueError(f"only {int(self.valid.sum())} valid pixels: too few to fit")
         material = resolve_material(None, None, self.material, self.config)
         q = KGridDetector(self.config).q[self.valid]
         self._pixels = PreparedPixels.of(q, material, self.config, self.precision, self.device)
-        self._observed = np.asarray(self.image, dtype=np.float64)[self.valid]
+        self._observed = self._smoothed(np.asarray(self.image, dtype=np.float64)[self.valid][None])[0]
+
+    def _smoothed(self, values: np.ndarray) -> np.ndarray:
+        """Values (M, P) at the valid pixels, smoothed over the valid pixels."""
+        if self.smoothing_px == 0:
+            return values
+        grid = np.zeros((len(values),) + self.valid.shape)
+        grid[:, self.valid] = values
+        return smooth_on_mask(grid, self.valid, self.smoothing_px)[:, self.valid]
 
     def simulate_log_intensity(self, radius_nm: np.ndarray, quaternion: np.ndarray) -> np.ndarray:
-        """log(F + floor) (M, P) at the valid pixels; counts M simulations."""
+        """log(F + floor) (M, P) at the valid pixels, unsmoothed; counts M simulations."""
         device = self._pixels.q.device
         with torch.no_grad():
             amplitude = icosahedron_amplitude(torch.as_tensor(radius_nm, device=device),
@@ -109,7 +127,7 @@ class PatternObjective:
         values = np.full(len(radius_nm), np.inf)
         if inside.any():
             simulated = self.simulate_log_intensity(radius_nm[inside], quaternion[inside])
-            values[inside] = pattern_misfit(self._observed, simulated)
+            values[inside] = pattern_misfit(self._observed, self._smoothed(simulated))
         return values
 
     def __call__(self, points: np.ndarray, simplex_index: np.ndarray) -> np.ndarray:
@@ -151,7 +169,8 @@ class PatternObjective:
 def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,
                   quaternion: np.ndarray, *, config: SimulationConfig = DEFAULT_CONFIG,
                   material: Absorption | RefractiveIndex | None = None, device=None,
-                  precision: str = "single", batch_size: int = 64) -> np.ndarray:
+                  precision: str = "single", batch_size: int = 64,
+                  smoothing_px: float = SMOOTHING_PX) -> np.ndarray:
     """Misfit of one answer per image: re-simulate it and compare on the image's valid pixels.
 
     Parameters
@@ -163,7 +182,7 @@ def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,
     radius_nm : ndarray (B,)
     quaternion : ndarray (B, 4)
         The answers.
-    config, material, device, precision
+    config, material, device, precision, smoothing_px
         As in :class:`PatternObjective`.
     batch_size : int
         Answers simulated together (on the union of their valid pixels).
@@ -175,7 +194,7 @@ def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,
     """
     material = resolve_material(None, None, material, config)
     grid = KGridDetector(config)
-    valid = np.asarray(valid, dtype=bool) & grid.illuminated
+    valid = uncensored_pixels(images, valid) & grid.illuminated
     misfit = np.ones(len(images))
     for start in range(0, len(images), batch_size):
         chunk = slice(start, start + batch_size)
@@ -191,7 +210,8 @@ def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,
         simulated = np.log(intensity_grid_units(amplitude, config) + config.intensity_floor)
         for offset, (image, mask) in enumerate(zip(images[chunk], valid[chunk])):
             if mask.sum() >= 16:
-                on_union = mask[union]
-                misfit[start + offset] = pattern_misfit(image[mask].astype(np.float64),
-                                                        simulated[offset, on_union][None])[0]
+                pair = np.zeros((2,) + mask.shape)
+                pair[0], pair[1, union] = image, simulated[offset]
+                observed, answer = smooth_on_mask(pair, mask, smoothing_px)[:, mask]
+                misfit[start + offset] = pattern_misfit(observed, answer[None])[0]
     return misfit

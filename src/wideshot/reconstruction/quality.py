@@ -13,9 +13,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from wideshot.config import DEFAULT_CONFIG
 from wideshot.data.augment import make_augmentation
 from wideshot.data.generate import sample_parameters
-from wideshot.physics import simulate
+from wideshot.geometry import random_quaternions, rotate_points
+from wideshot.geometry.polyhedra import POLYHEDRA, convex_polyhedron
+from wideshot.physics import (
+    Absorption,
+    KGridDetector,
+    far_field,
+    intensity_grid_units,
+    simulate,
+)
+from wideshot.physics.forward import polyhedron_amplitude
 
 #: Share of in-distribution images allowed above the threshold.
 FLAG_QUANTILE = 0.99
@@ -68,6 +78,76 @@ def in_distribution_examples(n_images: int, seed: int, augment: str = "experimen
     images, valid = make_augmentation(augment).apply_with_mask(clean, generator)
     return {"images": images.numpy(), "valid": valid.numpy(), "radius_nm": radius_nm,
             "quaternion": quaternion}
+
+
+#: What no icosahedron explains: other shapes, two particles at once, no particle.
+OUT_OF_DISTRIBUTION = (*POLYHEDRA, "two-icosahedra", "no-particle")
+
+
+def _log_image(intensity: np.ndarray) -> torch.Tensor:
+    """SPEC image of grid-unit intensities (B, H, W): log(F + floor), min–max per image."""
+    from wideshot.physics import scale_per_image
+
+    return torch.from_numpy(scale_per_image(np.log(intensity + DEFAULT_CONFIG.intensity_floor)))
+
+
+def _polyhedron_intensity(name: str, radius_nm: np.ndarray, quaternion: np.ndarray
+                          ) -> np.ndarray:
+    vertices, faces = convex_polyhedron(name)
+    grid = KGridDetector()
+    q = torch.as_tensor(grid.q[grid.illuminated])
+    rotated = radius_nm[:, None, None] * rotate_points(quaternion, vertices)
+    attenuation = Absorption(DEFAULT_CONFIG.attenuation_length_nm).attenuation(DEFAULT_CONFIG)
+    amplitude = np.zeros((len(radius_nm),) + grid.illuminated.shape, dtype=np.complex128)
+    with torch.no_grad():
+        amplitude[:, grid.illuminated] = polyhedron_amplitude(
+            torch.as_tensor(rotated), torch.as_tensor(faces), q, attenuation).numpy()
+    return intensity_grid_units(amplitude)
+
+
+def out_of_distribution_examples(kind: str, n_images: int, seed: int,
+                                 augment: str = "experiment") -> dict:
+    """Patterns that no single icosahedron explains, with detector defects.
+
+    Parameters
+    ----------
+    kind : str
+        One of :data:`OUT_OF_DISTRIBUTION`: a convex solid of
+        :data:`~wideshot.geometry.polyhedra.POLYHEDRA` (circumradius uniform on 30–160 nm),
+        "two-icosahedra" (two random icosahedra in one shot, intensities added, the second
+        0.2–1 times as bright) or "no-particle" (detector defects on an empty frame: photon
+        noise on a flat background).
+    n_images : int
+    seed : int
+    augment : str
+        Augmentation chain of the detector defects.
+
+    Returns
+    -------
+    dict
+        ``images`` (N, 128, 128) float32 and ``valid`` (N, 128, 128) bool.
+    """
+    if kind not in OUT_OF_DISTRIBUTION:
+        raise ValueError(f"unknown kind {kind!r}; choose one of {list(OUT_OF_DISTRIBUTION)}")
+    rng = np.random.default_rng([seed, OUT_OF_DISTRIBUTION.index(kind)])
+    radius_nm = rng.uniform(30.0, 160.0, n_images)
+    quaternion = random_quaternions(n_images, rng)
+    size = DEFAULT_CONFIG.grid_size
+    if kind == "no-particle":
+        clean = torch.from_numpy(rng.uniform(0.0, 0.05, (n_images, size, size)).astype(np.float32))
+        clean[:, size // 2, size // 2] = 1.0  # one bright pixel sets the photon scale
+    elif kind == "two-icosahedra":
+        first = np.abs(far_field(radius_nm, quaternion)) ** 2
+        second = np.abs(far_field(rng.uniform(30.0, 160.0, n_images),
+                                  random_quaternions(n_images, rng))) ** 2
+        brightness = rng.uniform(0.2, 1.0, n_images)[:, None, None]
+        scale = DEFAULT_CONFIG.reference_voxel_volume_nm3**2
+        clean = _log_image((first + brightness * second) / scale)
+    else:
+        clean = _log_image(_polyhedron_intensity(kind, radius_nm, quaternion))
+    generator = torch.Generator().manual_seed(seed)
+    images, valid = make_augmentation(augment).apply_with_mask(clean, generator)
+    return {"images": images.numpy(), "valid": valid.numpy()}
 
 
 def calibrate(misfit: np.ndarray, quantile: float = FLAG_QUANTILE) -> dict:

@@ -1,0 +1,402 @@
+"""Tests of the reconstruction front ends: ``wideshot reconstruct``, ``wideshot fit``,
+``wideshot demo``, :func:`wideshot.reconstruct` and
+:func:`wideshot.reconstruction.pipeline.reconstruct_files`.
+
+Every file is written into a temporary folder; the shipped "default" model answers. Truth comes
+from :func:`wideshot.simulate` (SPEC images) and :func:`wideshot.physics.far_field` (a flat
+detector).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import wideshot
+from wideshot.cli import main
+from wideshot.geometry import canonical, misorientation_deg
+from wideshot.physics import FlatDetector, far_field, intensity_grid_units
+from wideshot.reconstruction.demo import format_table, run_demo
+from wideshot.reconstruction.pipeline import COLUMNS, reconstruct_files
+
+RADII = np.array([45.0, 80.0, 120.0, 60.0])
+QUATERNIONS = np.array([[0.923, 0.103, 0.205, 0.308], [1.0, 0.0, 0.0, 0.0],
+                        [0.6, 0.0, 0.8, 0.0], [0.8, 0.36, 0.0, 0.48]])
+CXI_DATA = "/entry_1/data_1/data"
+CXI_BAD_PIXELS = ((10, 10), (10, 11), (100, 20), (50, 120), (120, 120))
+# A flat detector 20 mm behind the particle, 256 x 150 µm pixels: scattering angles up to ~44°,
+# the central part of SPEC's k-grid.
+FLAT_GEOMETRY = "distance_mm=20,pixel_size_um=150"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """One intra-op thread: on a busy two-core machine two OpenMP threads make every forward
+    pass of the network ~50 times slower (1.7 s instead of 0.03 s for three images)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def images() -> np.ndarray:
+    """SPEC images (4, 128, 128) of RADII and QUATERNIONS."""
+    return wideshot.simulate(RADII, QUATERNIONS)
+
+
+def read_rows(out: Path) -> list[dict]:
+    with open(out / "reconstruction.csv", newline="") as file:
+        reader = csv.DictReader(file)
+        assert tuple(reader.fieldnames) == COLUMNS
+        return list(reader)
+
+
+def read_json(out: Path) -> dict:
+    with open(out / "reconstruction.json") as file:
+        return json.load(file)
+
+
+def check_answer(row: dict) -> None:
+    """A row with an answer: radius in range, unit canonical quaternion, misfit in [0, 1]."""
+    assert row["status"] in ("ok", "flagged"), row
+    radius = float(row["radius_nm"])
+    assert np.isfinite(radius) and 20 < radius < 200, row
+    quaternion = np.array([float(row[key]) for key in "wxyz"])
+    assert abs(np.linalg.norm(quaternion) - 1) < 1e-9, row
+    np.testing.assert_allclose(canonical(quaternion), quaternion, atol=1e-9)
+    assert 0 <= float(row["misfit"]) <= 1, row
+
+
+def run_failing(argv, capsys) -> str:
+    """Run a command that must fail with status 2; return its one-line message."""
+    capsys.readouterr()
+    assert main(argv) == 2
+    message = capsys.readouterr().err.strip()
+    assert message and "\n" not in message and "Traceback" not in message
+    return message
+
+
+# --- wideshot reconstruct on a folder of good and broken files --------------------------------
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory, images):
+    """A folder of good and broken inputs, reconstructed once; (exit code, out, folder)."""
+    folder = tmp_path_factory.mktemp("mixed-inputs")
+    np.save(folder / "a_good0.npy", images[0])
+    np.save(folder / "a_good1.npy", images[1])
+    np.save(folder / "b_stack.npy", images[:3])
+    Image.fromarray(np.round(images[2] * 255).astype(np.uint8)).save(folder / "c_good.png")
+    # CXI: linear counts whose log is the SPEC image, hot pixels that only the mask hides.
+    counts = np.expm1(images[:2].astype(np.float64) * 10)
+    mask = np.zeros((128, 128), np.uint32)
+    for row, column in CXI_BAD_PIXELS:
+        counts[:, row, column] = 1e12
+        mask[row, column] = 1  # CXI: nonzero = bad
+    with h5py.File(folder / "d_cxi.h5", "w") as file:
+        file[CXI_DATA] = counts
+        file["/entry_1/instrument_1/detector_1/mask"] = mask
+    (folder / "e_corrupt.h5").write_bytes(np.random.default_rng(0).bytes(4096))
+    (folder / "f_text.png").write_text("this is not an image\n")
+    np.save(folder / "g_nan.npy", np.full((128, 128), np.nan, np.float32))
+    np.save(folder / "h_zero.npy", np.zeros((128, 128), np.float32))
+    np.save(folder / "i_small.npy", np.random.default_rng(1).random((64, 64)))
+    (folder / "notes.txt").write_text("not an input: unknown suffix, skipped\n")
+    out = tmp_path_factory.mktemp("mixed-out") / "result"
+    code = main(["reconstruct", str(folder), "--out", str(out), "--quiet", "--panels", "2"])
+    return code, out, folder
+
+
+# (file, frame, expected status or a text the failure reason must contain)
+MIXED_EXPECTED = [
+    ("a_good0.npy", 0, None), ("a_good1.npy", 0, None),
+    ("b_stack.npy", 0, None), ("b_stack.npy", 1, None), ("b_stack.npy", 2, None),
+    ("c_good.png", 0, None), ("d_cxi.h5", 0, None), ("d_cxi.h5", 1, None),
+    ("e_corrupt.h5", 0, "HDF5"), ("f_text.png", 0, "PNG"), ("g_nan.npy", 0, "NaN"),
+    ("h_zero.npy", 0, "zero"), ("i_small.npy", 0, "64×64"),
+]
+
+
+def test_mixed_folder_gives_one_row_per_frame_in_order(mixed):
+    code, out, folder = mixed
+    assert code == 1  # some frames failed
+    rows = read_rows(out)
+    assert [(Path(row["source"]).name, int(row["frame"])) for row in rows] == \
+        [(name, frame) for name, frame, _ in MIXED_EXPECTED]
+    assert all(Path(row["source"]).parent == folder for row in rows)
+    for row, (name, _, problem) in zip(rows, MIXED_EXPECTED):
+        if problem is None:
+            check_answer(row)
+            assert row["reason"] == ""
+            assert row["dataset"] == (CXI_DATA if name.endswith(".h5") else "")
+        else:
+            assert row["status"] == "failed", row
+            assert problem in row["reason"], row
+            assert row["radius_nm"] == row["w"] == row["misfit"] == ""
+    reasons = {Path(row["source"]).name: row["reason"] for row in rows}
+    assert "geometry" in reasons["i_small.npy"]
+    assert "read" in reasons["f_text.png"] and "read" in reasons["e_corrupt.h5"]
+
+
+def test_mixed_folder_answers_match_the_images(mixed):
+    _, out, _ = mixed
+    radius = {(Path(row["source"]).name, int(row["frame"])): float(row["radius_nm"])
+              for row in read_rows(out) if row["status"] != "failed"}
+    # The same image answers the same in any file and batch position.
+    assert radius["a_good0.npy", 0] == pytest.approx(radius["b_stack.npy", 0], abs=0.01)
+    assert radius["a_good1.npy", 0] == pytest.approx(radius["b_stack.npy", 1], abs=0.01)
+    assert radius["c_good.png", 0] == pytest.approx(radius["b_stack.npy", 2], abs=3)
+    # CXI counts are read as log(counts + 1) and the hot pixels are masked away: the same
+    # answers as the SPEC images (which the unmasked 1e12 hot pixels would squash to [0, 0.5]).
+    assert radius["d_cxi.h5", 0] == pytest.approx(radius["a_good0.npy", 0], abs=1.5)
+    assert radius["d_cxi.h5", 1] == pytest.approx(radius["a_good1.npy", 0], abs=1.5)
+
+
+def test_mixed_folder_json_and_panels(mixed):
+    _, out, _ = mixed
+    rows = read_rows(out)
+    result = read_json(out)
+    assert set(result) == {"frames", "summary"}
+    assert len(result["frames"]) == len(rows) == 13
+    for frame, row in zip(result["frames"], rows):
+        assert (frame["source"], frame["frame"], frame["status"]) == \
+            (row["source"], int(row["frame"]), row["status"])
+        if row["status"] != "failed":
+            assert frame["radius_nm"] == pytest.approx(float(row["radius_nm"]))
+    summary = result["summary"]
+    statuses = [row["status"] for row in rows]
+    assert summary["frames"] == 13 and summary["failed"] == 5
+    assert summary["ok"] + summary["flagged"] == 8
+    assert (summary["ok"], summary["flagged"]) == (statuses.count("ok"), statuses.count("flagged"))
+    assert summary["method"] == "network" and summary["model"] == "default"
+    assert summary["panels"] == 2
+    panels = sorted(path.name for path in (out / "panels").iterdir())
+    assert panels == ["00000_a_good0_0.png", "00001_a_good1_0.png"]
+    for name in panels:
+        with Image.open(out / "panels" / name) as panel:
+            assert panel.format == "PNG" and min(panel.size) > 100
+
+
+# --- exit status, misfit threshold, usage errors ------------------------------------------------
+
+@pytest.fixture(scope="module")
+def good_folder(tmp_path_factory, images) -> Path:
+    folder = tmp_path_factory.mktemp("good-inputs")
+    np.save(folder / "one.npy", images[0])
+    np.save(folder / "two.npy", images[1:3])
+    return folder
+
+
+def test_all_good_folder_exits_0_and_prints_a_summary(good_folder, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["reconstruct", str(good_folder), "--out", str(out), "--panels", "0"]) == 0
+    printed = capsys.readouterr().out
+    assert "3 frames: 3 ok, 0 flagged" in printed and "0 failed" in printed
+    assert str(out / "reconstruction.csv") in printed
+    rows = read_rows(out)
+    assert [row["status"] for row in rows] == ["ok"] * 3
+    for row in rows:
+        check_answer(row)
+    assert not any((out / "panels").iterdir())
+
+
+def test_max_misfit_sets_what_is_flagged(good_folder, tmp_path, capsys):
+    out = tmp_path / "strict"
+    assert main(["reconstruct", str(good_folder), "--out", str(out), "--quiet",
+                 "--panels", "0", "--max-misfit", "0"]) == 0  # flagged frames are answered
+    rows = read_rows(out)
+    assert [row["status"] for row in rows] == ["flagged"] * 3
+    for row in rows:
+        check_answer(row)
+        assert "misfit" in row["reason"] and float(row["misfit"]) > 0
+    summary = read_json(out)["summary"]
+    assert (summary["ok"], summary["flagged"], summary["max_misfit"]) == (0, 3, 0.0)
+
+    out = tmp_path / "lenient"
+    assert main(["reconstruct", str(good_folder), "--out", str(out), "--quiet",
+                 "--panels", "0", "--max-misfit", "1"]) == 0
+    assert [(row["status"], row["reason"]) for row in read_rows(out)] == [("ok", "")] * 3
+    assert read_json(out)["summary"]["max_misfit"] == 1.0
+
+    message = run_failing(["reconstruct", str(good_folder), "--out", str(tmp_path / "bad"),
+                           "--quiet", "--max-misfit", "2"], capsys)
+    assert "max_misfit must be in [0, 1]" in message
+
+
+def test_usage_errors_exit_2(good_folder, tmp_path, capsys):
+    message = run_failing(["reconstruct", str(good_folder), "--out", str(tmp_path / "a"),
+                           "--quiet", "--model", "no-such-model"], capsys)
+    assert "no-such-model" in message and "neither a shipped model" in message
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "readme.txt").write_text("no images here")
+    message = run_failing(["reconstruct", str(empty), "--out", str(tmp_path / "b"), "--quiet"],
+                          capsys)
+    assert "no input files found" in message and str(empty) in message
+    message = run_failing(["reconstruct", str(good_folder), "--out", str(tmp_path / "c"),
+                           "--quiet", "--geometry", "distance_mm=20"], capsys)
+    assert "pixel_size_um" in message
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reconstruct", str(good_folder), "--out", str(tmp_path / "d"),
+              "--intensity", "linear"])
+    assert exit_info.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+# --- a flat-detector frame ------------------------------------------------------------------
+
+def test_flat_detector_frame_needs_its_geometry(tmp_path):
+    detector = FlatDetector(distance_mm=20.0, pixel_size_um=150.0, shape=(256, 256))
+    counts = intensity_grid_units(far_field(RADII[1], QUATERNIONS[3], detector=detector))[0]
+    assert counts.shape == (256, 256) and counts.max() > 1
+    np.save(tmp_path / "flat.npy", counts.astype(np.float64))
+
+    out = tmp_path / "with-geometry"
+    assert main(["reconstruct", str(tmp_path / "flat.npy"), "--out", str(out), "--quiet",
+                 "--panels", "1", "--geometry", FLAT_GEOMETRY]) == 0
+    [row] = read_rows(out)
+    check_answer(row)
+    assert len(list((out / "panels").glob("*.png"))) == 1
+
+    out = tmp_path / "without-geometry"
+    assert main(["reconstruct", str(tmp_path / "flat.npy"), "--out", str(out), "--quiet",
+                 "--panels", "1"]) == 1
+    [row] = read_rows(out)
+    assert row["status"] == "failed"
+    assert "256×256" in row["reason"] and "geometry" in row["reason"]
+    assert not any((out / "panels").iterdir())
+
+
+# --- wideshot fit -------------------------------------------------------------------------------
+
+def test_fit_command_mcs(images, tmp_path):
+    np.save(tmp_path / "image.npy", images[1])
+    out = tmp_path / "fit"
+    assert main(["fit", str(tmp_path / "image.npy"), "--out", str(out), "--method", "mcs",
+                 "--starts", "2", "--iterations", "3", "--panels", "0", "--quiet"]) == 0
+    [row] = read_rows(out)
+    check_answer(row)
+    summary = read_json(out)["summary"]
+    assert summary["method"] == "mcs" and summary["model"] is None and summary["ok"] == 1
+
+
+@pytest.fixture(scope="module")
+def refined(images) -> dict:
+    """wideshot.reconstruct(refine=True) on the clean 45 nm image (a few hundred simulations)."""
+    return wideshot.reconstruct(images[0], refine=True, seed=0)
+
+
+def test_fit_command_hybrid_matches_the_api(images, refined, tmp_path):
+    np.save(tmp_path / "image.npy", images[0])
+    out = tmp_path / "fit"
+    assert main(["fit", str(tmp_path / "image.npy"), "--out", str(out), "--method", "hybrid",
+                 "--panels", "0", "--quiet"]) == 0
+    [row] = read_rows(out)
+    check_answer(row)
+    # The command is the API's refinement (same seed, same network).
+    assert float(row["radius_nm"]) == pytest.approx(refined["radius_nm"][0], abs=1e-3)
+    quaternion = [float(row[key]) for key in "wxyz"]
+    assert misorientation_deg(quaternion, refined["quaternion"][0]) < 0.01
+    assert read_json(out)["summary"]["method"] == "hybrid"
+
+
+# --- the Python API -----------------------------------------------------------------------------
+
+def test_reconstruct_uses_the_mask(images):
+    valid = np.ones((2, 128, 128), bool)
+    valid[:, :40, :] = False  # a third of the detector missing...
+    masked = np.where(valid, images[:2], 0.0).astype(np.float32)  # ...and held at 0
+    with_mask = wideshot.reconstruct(masked, valid=valid)
+    for key in ("radius_nm", "misfit", "flagged"):
+        assert with_mask[key].shape == (2,)
+    assert with_mask["quaternion"].shape == (2, 4) and with_mask["flagged"].dtype == bool
+    assert np.all((with_mask["misfit"] >= 0) & (with_mask["misfit"] <= 1))
+    assert with_mask["refined"] is False and with_mask["model"] == "default"
+    # The same answers, but the zeros of the missing rows count against them without the mask.
+    without = wideshot.reconstruct(masked)
+    np.testing.assert_array_equal(with_mask["radius_nm"], without["radius_nm"])
+    assert np.all(with_mask["misfit"] < without["misfit"])
+    flagged = wideshot.reconstruct(masked, valid=valid, max_misfit=0.0)
+    assert flagged["flagged"].all() and flagged["max_misfit"] == 0.0
+    with pytest.raises(ValueError, match="valid must be shaped"):
+        wideshot.reconstruct(masked, valid=np.ones((64, 64), bool))
+    with pytest.raises(ValueError, match="boolean"):
+        wideshot.reconstruct(masked, valid=valid.astype(np.uint8))
+
+
+def test_refined_answer_is_accurate_on_a_clean_image(refined):
+    assert refined["refined"] is True and refined["n_simulations"][0] > 0
+    assert refined["radius_nm"].shape == (1,) and refined["misfit"].shape == (1,)
+    assert abs(refined["radius_nm"][0] - RADII[0]) < 0.5
+    assert misorientation_deg(refined["quaternion"][0], QUATERNIONS[0]) < 0.5
+    np.testing.assert_allclose(canonical(refined["quaternion"]), refined["quaternion"],
+                               atol=1e-9)
+    # Refinement improves on the network's answer.
+    network_error = abs(refined["network_radius_nm"][0] - RADII[0])
+    assert abs(refined["radius_nm"][0] - RADII[0]) <= network_error + 1e-6
+
+
+# --- the demo ---------------------------------------------------------------------------------
+
+def test_run_demo_without_refinement(tmp_path):
+    rows = run_demo(tmp_path, n_simulated=1, refine=False)
+    assert [row["image"] for row in rows] == ["barke5", "barke6", "simulated-0"]
+    for name in ("demo_experimental.png", "demo_simulated.png", "demo.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    for row in rows[:2]:
+        assert row["truth_radius_nm"] is None and row["error_deg"] is None
+    simulated = rows[2]
+    assert 20 < simulated["truth_radius_nm"] < 200
+    assert 0 <= simulated["error_deg"] <= 90  # at most ~38° in the icosahedral fundamental zone
+    assert simulated["error_deg"] == simulated["network_error_deg"]  # nothing refined
+    for row in rows:
+        assert 20 < row["radius_nm"] < 200 and 0 <= row["misfit"] <= 1
+        assert row["status"] in ("ok", "flagged")
+    saved = json.loads((tmp_path / "demo.json").read_text())
+    assert saved["refined"] is False and saved["rows"] == rows
+    table = format_table(rows)
+    assert "barke5" in table and "barke6" in table and "simulated-0" in table
+    assert len(table.splitlines()) == 2 + len(rows)
+
+
+def test_demo_command(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--simulated", "1", "--no-refine"]) == 0
+    printed = capsys.readouterr().out
+    assert "barke5" in printed and "simulated-0" in printed and "misfit" in printed
+    assert str(out) in printed
+    assert (out / "demo_simulated.png").is_file()
+
+
+# --- streaming a long stack -------------------------------------------------------------------
+
+def test_long_stack_streams_in_batches(images, tmp_path):
+    n_frames = 200
+    path = tmp_path / "stack.npy"
+    stack = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32,
+                                      shape=(n_frames, 128, 128))
+    rng = np.random.default_rng(3)
+    for index in range(n_frames):
+        noisy = images[index % len(images)] + rng.normal(0, 0.003, (128, 128))
+        stack[index] = np.clip(noisy, 0, 1)
+    stack.flush()
+    del stack
+    summary = reconstruct_files([path], tmp_path / "out", panels=0, batch_size=64,
+                                progress=False)
+    assert summary["frames"] == n_frames and summary["failed"] == 0
+    assert summary["ok"] + summary["flagged"] == n_frames and summary["panels"] == 0
+    rows = read_rows(tmp_path / "out")
+    assert [int(row["frame"]) for row in rows] == list(range(n_frames))
+    assert {row["source"] for row in rows} == {str(path)}
+    assert len(read_json(tmp_path / "out")["frames"]) == n_frames
+    # Each row answers its own frame across batch boundaries: frame i shows image i % 4.
+    reference = wideshot.reconstruct(images)["radius_nm"]
+    assert np.min(np.diff(np.sort(reference))) > 5  # the four answers tell the frames apart
+    radius = np.array([float(row["radius_nm"]) for row in rows])
+    np.testing.assert_allclose(radius, reference[np.arange(n_frames) % len(images)], atol=2.5)
