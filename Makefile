@@ -21,11 +21,7 @@ install: $(VENV)/.installed
 
 demo: install
 	mkdir -p $(OUT)
-	$(BIN)/wideshot simulate --radius-nm 120 --quaternion 0.923,0.103,0.205,0.308 --out $(OUT)/pattern.png
-	$(BIN)/wideshot gallery --out $(OUT)/fig2_augmentations.png
-	$(BIN)/wideshot generate --n 256 --seed 11 --out $(OUT)/demo-test.h5 --workers 1 --quiet
-	$(BIN)/wideshot evaluate --model default --data $(OUT)/demo-test.h5 --out $(OUT)/evaluation-clean --quiet
-	$(BIN)/wideshot evaluate --model default --data $(OUT)/demo-test.h5 --augment experiment --out $(OUT)/evaluation-experiment --quiet
+	$(BIN)/wideshot demo --out $(OUT)
 	@echo "figures in $(OUT)/"
 
 test: install

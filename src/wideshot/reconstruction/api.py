@@ -29,7 +29,8 @@ from wideshot.training.lookup import DEFAULT_MODEL, load_model
 
 def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
                 device: str | torch.device | None = None, batch_size: int = 256,
-                refine: bool = False, max_misfit: float | None = None, seed: int = 0) -> dict:
+                refine: bool = False, max_misfit: float | None = None, seed: int = 0,
+                starts: int | None = None, iterations: int | None = None) -> dict:
     """Radius and orientation of the particle in each diffraction image, with a quality check.
 
     The network reads each image; its answer is re-simulated and compared with the image on
@@ -63,6 +64,8 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         (its card's ``quality``; network or refined answers), or no flagging if it has none.
     seed : int
         Seeds the refinement's random choices.
+    starts, iterations : int, optional
+        Budget of the refinement (see :func:`wideshot.fit`, "hybrid").
 
     Returns
     -------
@@ -103,7 +106,7 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     name = description.get("shipped") or description.get("run") or description["name"]
     if refine:
         result = fit(images, valid=valid, method="hybrid", model=network, seed=seed,
-                     device=resolve_device(device))
+                     starts=starts, iterations=iterations, device=resolve_device(device))
         result.pop("method")
     else:
         targets = predict_targets(network, images, device=device, batch_size=batch_size)

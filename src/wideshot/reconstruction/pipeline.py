@@ -109,6 +109,14 @@ def _panel_name(frame: Frame, number: int) -> str:
     return f"{number:05d}_{stem}_{frame.index}.png"
 
 
+def _description_or_nothing(model, device) -> dict:
+    """What :func:`load_model` says about ``model``, or {} if it names no model."""
+    try:
+        return load_model(model, device)[1]
+    except FileNotFoundError:
+        return {}
+
+
 def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
                       dataset: str | None = None, mask: np.ndarray | None = None,
                       geometry: DetectorGeometry | None = None, intensity: str = "auto",
@@ -155,9 +163,12 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
     paths = find_inputs(inputs)
     if not paths:
         raise ValueError(f"no input files found in {', '.join(map(str, inputs))}")
-    network, description = load_model(model, device)
+    if method == "mcs":  # no network; a shipped model's card still knows the threshold
+        network, description = None, _description_or_nothing(model, device)
+    else:
+        network, description = load_model(model, device)
     threshold = misfit_threshold(description, refined=method != "network", override=max_misfit)
-    model_name = description.get("shipped") or description.get("run") or description["name"]
+    model_name = description.get("shipped") or description.get("run") or description.get("name")
 
     def answer(images: np.ndarray, valid: np.ndarray) -> dict:
         if method == "mcs":
@@ -167,7 +178,8 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                        else np.zeros(len(images), dtype=bool))
             return {**result, "flagged": flagged, "max_misfit": threshold}
         return reconstruct(images, valid=valid, model=network, device=device,
-                           refine=method == "hybrid", max_misfit=threshold, seed=seed)
+                           refine=method == "hybrid", max_misfit=threshold, seed=seed,
+                           starts=starts, iterations=iterations)
     started = time.perf_counter()
     panels_written = 0
     with _Writers(out_dir) as writers, tqdm(total=count_frames(paths, dataset=dataset),

@@ -132,6 +132,8 @@ def find_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
         In the order of ``inputs``; a file reached twice is listed once, where it first appears.
     """
     paths, seen = [], set()
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
     for item in inputs:
         path = Path(item)
         for candidate in _walk(path) if path.is_dir() else [path]:
