@@ -89,7 +89,10 @@ def training_command(config: TrainingConfig, run_dir: str | os.PathLike = "RUN_D
               "--lr", repr(config.lr), "--weight-decay", repr(config.weight_decay),
               "--schedule", config.schedule, "--augment", config.augment, "--loss", config.loss,
               "--grad-clip", repr(config.grad_clip), "--select-by", config.select_by,
-              "--seed", str(config.seed), "--out", str(run_dir)]
+              "--seed", str(config.seed)]
+    if config.init_from is not None:
+        words += ["--init-from", config.init_from]
+    words += ["--out", str(run_dir)]
     return " ".join(word if word == "$(which wideshot)" else shlex.quote(word)
                     for word in words)
 
