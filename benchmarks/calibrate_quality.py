@@ -23,10 +23,15 @@ CALIBRATION_SEED = 7
 
 
 def _misfits(images, valid, model, refine: bool) -> np.ndarray:
+    """Misfit of each answer; 1 for frames with no signal left, which reconstruct rejects."""
     import wideshot
 
-    return wideshot.reconstruct(images, valid=valid, model=model, refine=refine,
-                                max_misfit=1.0)["misfit"]
+    misfit = np.ones(len(images))
+    signal = (images * valid).reshape(len(images), -1).max(axis=1) > 0
+    if signal.any():
+        misfit[signal] = wideshot.reconstruct(images[signal], valid=valid[signal], model=model,
+                                              refine=refine, max_misfit=1.0)["misfit"]
+    return misfit
 
 
 def main() -> None:
