@@ -20,8 +20,8 @@ def add_parser(subparsers) -> None:
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo"), metavar="DIR",
                         help="output folder (default ./demo)")
-    parser.add_argument("--simulated", type=int, default=6, metavar="N",
-                        help="simulated examples (default 6)")
+    parser.add_argument("--simulated", type=int, default=4, metavar="N",
+                        help="simulated examples (default 4)")
     parser.add_argument("--no-refine", action="store_true",
                         help="network answers only (faster, less accurate)")
     parser.add_argument("--model", default="default", metavar="NAME|RUN_DIR")

@@ -6,6 +6,7 @@ every step simulates one batch, and return the best particle found.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,15 +144,40 @@ def _local_minima(values: np.ndarray) -> np.ndarray:
     return minima[np.argsort(values[minima], kind="stable")]
 
 
+def _scan_and_refine(image, valid, radius_nm: float, quaternion: np.ndarray, candidates: int,
+                     iterations: int, radius_scan_nm, tolerance: float, record: bool,
+                     simulation: dict, better_than: float = np.inf
+                     ) -> tuple[FitResult | None, int]:
+    """Scan the misfit along R at one orientation and refine its best local minima.
+
+    Only minima below ``better_than`` are refined (None if there is none); also returns the
+    simulations spent.
+    """
+    quaternion = np.asarray(quaternion, dtype=np.float64).reshape(1, 4)
+    half_width, step = radius_scan_nm
+    radii = radius_nm + np.arange(-half_width, half_width + step / 2, step)
+    objective = PatternObjective(image, valid, np.repeat(quaternion, candidates, axis=0),
+                                 record=record, **simulation)
+    scan = objective.misfit(radii, np.repeat(quaternion, len(radii), axis=0))
+    minima = [index for index in _local_minima(scan)[:candidates] if scan[index] < better_than]
+    if not minima:
+        return None, objective.n_simulations
+    objective.anchors = objective.anchors[:len(minima)]
+    found = _run(objective, radii[minima], LOCAL_STEPS, iterations, tolerance)
+    return found, found.n_simulations
+
+
 def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quaternion, *,
                  candidates: int = 2, iterations: int = 300,
                  radius_scan_nm: tuple[float, float] = RADIUS_SCAN_NM, tolerance: float = 0.02,
                  record: bool = False, **simulation) -> FitResult:
-    """Refine a guess (the network's answer): radius scan, then local Nelder–Mead.
+    """Refine a guess (the network's answer): radius scan, local Nelder–Mead, and once more.
 
     First the misfit is scanned along R at the guessed orientation (R ± half width, in steps);
-    its ``candidates`` best local minima each start a local refinement (:data:`LOCAL_STEPS`),
-    and the best end point wins.
+    its ``candidates`` best local minima each start a local refinement (:data:`LOCAL_STEPS`).
+    A guess far off in orientation can mislead that scan into the wrong fringe of R while the
+    refinement still finds the orientation, so R is scanned once more at the refined
+    orientation, and a minimum that beats the answer is refined too; the best answer wins.
 
     Parameters
     ----------
@@ -162,26 +188,23 @@ def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quatern
     quaternion : array (4,)
         Guessed orientation.
     candidates : int
-        Radius-scan minima refined.
+        Radius-scan minima refined in each round.
     iterations, tolerance
         Per refinement, as in :func:`refine`.
     radius_scan_nm : (float, float)
         Half width and step of the radius scan (nm).
     record, **simulation
-        As in :func:`monte_carlo_simplex`.
+        As in :func:`monte_carlo_simplex` (the objective of the better round is returned).
 
     Returns
     -------
     FitResult
-        ``n_simulations`` counts the scan and the refinements.
+        ``n_simulations`` counts the scans and the refinements of both rounds.
     """
-    quaternion = np.asarray(quaternion, dtype=np.float64).reshape(1, 4)
-    half_width, step = radius_scan_nm
-    radii = radius_nm + np.arange(-half_width, half_width + step / 2, step)
-    objective = PatternObjective(image, valid, np.repeat(quaternion, candidates, axis=0),
-                                 record=record, **simulation)
-    scan = objective.misfit(radii, np.repeat(quaternion, len(radii), axis=0))
-    starts = radii[_local_minima(scan)[:candidates]]
-    if len(starts) < candidates:  # fewer minima than asked: refine the ones there are
-        objective.anchors = objective.anchors[:len(starts)]
-    return _run(objective, starts, LOCAL_STEPS, iterations, tolerance)
+    options = (candidates, iterations, radius_scan_nm, tolerance, record, simulation)
+    first, first_simulations = _scan_and_refine(image, valid, radius_nm, quaternion, *options)
+    second, second_simulations = _scan_and_refine(image, valid, first.radius_nm,
+                                                  first.quaternion, *options,
+                                                  better_than=first.misfit)
+    best = second if second is not None and second.misfit < first.misfit else first
+    return dataclasses.replace(best, n_simulations=first_simulations + second_simulations)

@@ -23,7 +23,7 @@ from wideshot.training.lookup import DEFAULT_MODEL
 DEMO_SEED = 2024
 
 
-def run_demo(out_dir: str | os.PathLike, *, n_simulated: int = 6, seed: int = DEMO_SEED,
+def run_demo(out_dir: str | os.PathLike, *, n_simulated: int = 4, seed: int = DEMO_SEED,
              model=DEFAULT_MODEL, device=None, refine: bool = True) -> list[dict]:
     """Reconstruct the demo images into ``out_dir``; one table row per image.
 
