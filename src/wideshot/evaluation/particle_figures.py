@@ -42,6 +42,9 @@ from wideshot.geometry import (
 #: sizes compare across panels and figures.
 PARTICLE_EXTENT_NM = 170.0
 
+#: Panels widen to this many circumradii when a particle would not fit the extent.
+PARTICLE_MARGIN = 1.08
+
 #: Colour of masked detector pixels (no information) in pattern panels.
 MASKED_COLOUR = "0.62"
 
@@ -180,7 +183,9 @@ def _draw_row(axes, image: np.ndarray, valid: np.ndarray, radius_nm: float, quat
     valid = np.asarray(valid, dtype=bool)
     measured_title = f"{title}: measured" if title else "measured"
     _masked_pattern(axes[0], np.asarray(image), valid, measured_title, config)
-    draw_icosahedron(axes[1], float(radius_nm), quaternion, extent_nm=extent_nm,
+    # A particle larger than the usual extent is shown whole (sizes compare within a figure).
+    draw_icosahedron(axes[1], float(radius_nm), quaternion,
+                     extent_nm=max(extent_nm, PARTICLE_MARGIN * float(radius_nm)),
                      title=_particle_caption(float(radius_nm), quaternion, truth))
     resimulated_title = "re-simulated"
     if misfit is not None:
@@ -270,11 +275,14 @@ def save_reconstruction_grid(path, rows: list[dict], *, title: str | None = None
     """
     figure, axes = plt.subplots(len(rows), 3, figsize=(11.4, 3.9 * len(rows)), dpi=120,
                                 squeeze=False)
+    extent_nm = max([extent_nm] + [PARTICLE_MARGIN * float(row["radius_nm"]) for row in rows])
     for row_axes, row in zip(axes, rows):
         _draw_row(row_axes, **row, config=config, extent_nm=extent_nm)
+    title_inches = 0.0
     if title:
         figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
+        title_inches = 0.3
+    figure.tight_layout(rect=(0, 0, 1, 1 - title_inches / figure.get_figheight()))
     figure.savefig(path)
     plt.close(figure)
     return Path(path)
