@@ -489,3 +489,35 @@ def test_reconstruct_files_takes_a_single_path(images, tmp_path, monkeypatch):
     np.save("a.npy", images[1])
     summary = reconstruct_files("a.npy", "out", panels=0, progress=False)
     assert (summary["frames"], summary["ok"]) == (1, 1)
+
+
+def test_interrupted_run_resumes_without_redoing_frames(images, tmp_path, monkeypatch,
+                                                        capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    np.save(folder / "stack.npy", np.stack([images[1], images[1], images[1]]))
+    out = tmp_path / "out"
+    assert main(["reconstruct", str(folder), "--out", str(out), "--panels", "0",
+                 "--quiet"]) == 0
+    lines = (out / "reconstruction.csv").read_text().splitlines()
+    assert len(lines) == 4
+    (out / "reconstruction.csv").write_text("\n".join(lines[:2]) + "\n")  # "killed" after 1 row
+
+    assert main(["reconstruct", str(folder), "--out", str(out), "--quiet"]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+    answered = []
+    original = pipeline.reconstruct
+
+    def counting(images, **options):
+        answered.append(len(images))
+        return original(images, **options)
+
+    monkeypatch.setattr(pipeline, "reconstruct", counting)
+    assert main(["reconstruct", str(folder), "--out", str(out), "--panels", "0", "--quiet",
+                 "--resume"]) == 0
+    assert answered == [2]
+    resumed = (out / "reconstruction.csv").read_text().splitlines()
+    assert resumed[:2] == lines[:2] and len(resumed) == 4
+    with open(out / "reconstruction.json") as file:
+        assert [row["frame"] for row in json.load(file)["frames"]] == [0, 1, 2]

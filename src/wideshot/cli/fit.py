@@ -42,6 +42,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
     parser.add_argument("--panels", type=int, default=16, metavar="N",
                         help="Figure-5 panels for the first N frames (default 16)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(run=run_command)
 
@@ -56,6 +58,6 @@ def run_command(args: argparse.Namespace) -> int:
         geometry=DetectorGeometry.parse(args.geometry) if args.geometry else None,
         intensity=args.intensity, model=args.model, device=args.device, method=args.method,
         starts=args.starts, iterations=args.iterations, seed=args.seed,
-        max_misfit=args.max_misfit, batch_size=8, panels=args.panels,
+        max_misfit=args.max_misfit, batch_size=8, panels=args.panels, resume=args.resume,
         progress=not args.quiet)
     return reconstruct_command.report(summary, args.quiet)

@@ -22,8 +22,9 @@ Writes into --out: reconstruction.csv and reconstruction.json (per frame: source
 dataset, status ok|flagged|failed, radius_nm, quaternion w,x,y,z (canonical), misfit, reason;
 the JSON also a summary) and panels/ (Figure 5: frame | particle seen along the beam |
 re-simulated pattern, masked like the frame) for the first --panels frames.
-Frames that cannot be read (corrupt file, wrong size, NaN, all zero, missing data set) get
-status "failed" with the reason; the others are still processed. Exit status 0 when every frame
+Rows reach the CSV as each batch is done: an interrupted run continues with --resume (an --out
+that already holds results is otherwise refused). Frames that cannot be read (corrupt file,
+wrong size, NaN, all zero, missing data set) get status "failed" with the reason; the others are still processed. Exit status 0 when every frame
 was answered, 1 when some failed, 2 for a usage error."""
 
 
@@ -62,6 +63,9 @@ def add_parser(subparsers) -> None:
                            help="frames per network batch (default 64)")
     parser.add_argument("--panels", type=int, default=16, metavar="N",
                         help="Figure-5 panels for the first N frames (default 16, 0 = none)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted run in --out (frames already in its CSV "
+                             "are kept)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     parser.set_defaults(run=run_command)
 
@@ -77,7 +81,8 @@ def run_command(args: argparse.Namespace) -> int:
                                 device=args.device,
                                 method="hybrid" if args.refine else "network",
                                 max_misfit=args.max_misfit, batch_size=args.batch_size,
-                                panels=args.panels, progress=not args.quiet)
+                                panels=args.panels, resume=args.resume,
+                                progress=not args.quiet)
     return report(summary, args.quiet)
 
 

@@ -68,6 +68,7 @@ class _Writers:
 
     def write(self, row: dict) -> None:
         self._csv.writerow(row)
+        self._csv_file.flush()  # rows on disk as they come: an interrupted run can --resume
         self._json.write((",\n" if self.rows_written else "") + json.dumps(row))
         self.rows_written += 1
         self.counts[row["status"]] += 1
@@ -81,6 +82,22 @@ class _Writers:
         if not self._json.closed:  # interrupted: keep what was written readable as CSV
             self._csv_file.close()
             self._json.close()
+
+
+_NUMBER_COLUMNS = ("radius_nm", "w", "x", "y", "z", "misfit")
+
+
+def _earlier_rows(csv_path: Path) -> dict[tuple[str, int], dict]:
+    """Rows of an interrupted run's CSV by (source, frame), values typed as when written."""
+    rows = {}
+    with open(csv_path, newline="") as file:
+        for row in csv.DictReader(file):
+            row = {key: (value if value != "" else None) for key, value in row.items()}
+            for key in _NUMBER_COLUMNS:
+                row[key] = None if row[key] is None else float(row[key])
+            row["frame"] = int(row["frame"])
+            rows[(row["source"], row["frame"])] = row
+    return rows
 
 
 def _failed_row(frame: Frame) -> dict:
@@ -123,7 +140,7 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                       model=DEFAULT_MODEL, device=None, method: str = "network",
                       starts: int | None = None, iterations: int | None = None, seed: int = 0,
                       max_misfit: float | None = None, batch_size: int = 64, panels: int = 16,
-                      progress: bool = True) -> dict:
+                      resume: bool = False, progress: bool = True) -> dict:
     """Reconstruct every frame of files and folders into ``out_dir``.
 
     Parameters
@@ -146,6 +163,9 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         Good frames per network batch.
     panels : int
         Figure-5 panels for the first this many answered frames (0 = none; each costs ~0.2 s).
+    resume : bool
+        Continue an interrupted run in ``out_dir``: frames already in its CSV are kept, not
+        redone. Without it, an ``out_dir`` that already holds results is refused.
     progress : bool
         Progress bar (frames, rate, ETA) on stderr.
 
@@ -160,6 +180,12 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
     if batch_size < 1 or panels < 0:
         raise ValueError(f"batch_size must be >= 1 and panels >= 0, got {batch_size}, {panels}")
     out_dir = Path(out_dir)
+    earlier = {}
+    if (out_dir / RESULTS_CSV).exists():
+        if not resume:
+            raise ValueError(f"{out_dir} already holds {RESULTS_CSV}; continue that run with "
+                             "--resume, or choose another --out")
+        earlier = _earlier_rows(out_dir / RESULTS_CSV)
     paths = find_inputs(inputs)
     if not paths:
         raise ValueError(f"no input files found in {', '.join(map(str, inputs))}")
@@ -213,6 +239,11 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         (out_dir / PANELS_FOLDER).mkdir(parents=True, exist_ok=True)
         for frame in iter_frames(paths, dataset=dataset, mask=mask, geometry=geometry,
                                  intensity=intensity):
+            done = earlier.get((frame.source, frame.index))
+            if done is not None:
+                writers.write(done)
+                bar.update()
+                continue
             pending.append(frame)
             if sum(item.error is None for item in pending) >= batch_size:
                 flush()
