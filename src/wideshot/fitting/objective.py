@@ -30,12 +30,27 @@ from wideshot.physics import (
     KGridDetector,
     RefractiveIndex,
     intensity_grid_units,
+    log_intensity,
 )
 from wideshot.physics.forward import PreparedPixels, icosahedron_amplitude
 from wideshot.physics.material import resolve_material
 
 #: Radii (nm) the fit may visit; a simplex vertex outside costs nothing and scores +inf.
 SEARCH_RADIUS_NM = (5.0, 400.0)
+
+#: Fewest valid pixels a pattern needs to be compared at all.
+MIN_VALID_PIXELS = 16
+
+
+def _log_intensity_at(radius_nm: np.ndarray, quaternion: np.ndarray, pixels: PreparedPixels,
+                      config: SimulationConfig) -> np.ndarray:
+    """log(F + floor) (M, P) of icosahedra (M,), (M, 4) at prepared pixels (P)."""
+    device = pixels.q.device
+    with torch.no_grad():
+        amplitude = icosahedron_amplitude(torch.as_tensor(radius_nm, device=device),
+                                          torch.as_tensor(quaternion, device=device),
+                                          pixels.q, pixels.attenuation, "auto")
+    return log_intensity(intensity_grid_units(amplitude.cpu().numpy(), config), config)
 
 
 def parameters_to_particles(points: np.ndarray, anchors: np.ndarray
@@ -92,12 +107,12 @@ class PatternObjective:
     history: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.valid = uncensored_pixels(self.image[None], self.valid)[0] \
-            & KGridDetector(self.config).illuminated
-        if self.valid.sum() < 16:
+        grid = KGridDetector(self.config)
+        self.valid = uncensored_pixels(self.image[None], self.valid)[0] & grid.illuminated
+        if self.valid.sum() < MIN_VALID_PIXELS:
             raise ValueError(f"only {int(self.valid.sum())} valid pixels: too few to fit")
         material = resolve_material(None, None, self.material, self.config)
-        q = KGridDetector(self.config).q[self.valid]
+        q = grid.q[self.valid]
         self._pixels = PreparedPixels.of(q, material, self.config, self.precision, self.device)
         self._observed = self._smoothed(np.asarray(self.image, dtype=np.float64)[self.valid][None])[0]
 
@@ -111,14 +126,8 @@ class PatternObjective:
 
     def simulate_log_intensity(self, radius_nm: np.ndarray, quaternion: np.ndarray) -> np.ndarray:
         """log(F + floor) (M, P) at the valid pixels, unsmoothed; counts M simulations."""
-        device = self._pixels.q.device
-        with torch.no_grad():
-            amplitude = icosahedron_amplitude(torch.as_tensor(radius_nm, device=device),
-                                              torch.as_tensor(quaternion, device=device),
-                                              self._pixels.q, self._pixels.attenuation, "auto")
         self.n_simulations += len(radius_nm)
-        intensity = intensity_grid_units(amplitude.cpu().numpy(), self.config)
-        return np.log(intensity + self.config.intensity_floor)
+        return _log_intensity_at(radius_nm, quaternion, self._pixels, self.config)
 
     def misfit(self, radius_nm: np.ndarray, quaternion: np.ndarray) -> np.ndarray:
         """:func:`pattern_misfit` (M,) of particles (M,), (M, 4); +inf outside the search range."""
@@ -190,7 +199,8 @@ def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,
     Returns
     -------
     ndarray (B,)
-        :func:`pattern_misfit` of each answer; 1 where fewer than 16 pixels are valid.
+        :func:`pattern_misfit` of each answer; 1 where fewer than :data:`MIN_VALID_PIXELS`
+        pixels are valid.
     """
     material = resolve_material(None, None, material, config)
     grid = KGridDetector(config)
@@ -199,17 +209,12 @@ def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,
     for start in range(0, len(images), batch_size):
         chunk = slice(start, start + batch_size)
         union = valid[chunk].any(axis=0)
-        if union.sum() < 16:
+        if union.sum() < MIN_VALID_PIXELS:
             continue
         pixels = PreparedPixels.of(grid.q[union], material, config, precision, device)
-        with torch.no_grad():
-            amplitude = icosahedron_amplitude(
-                torch.as_tensor(radius_nm[chunk], device=pixels.q.device),
-                torch.as_tensor(quaternion[chunk], device=pixels.q.device),
-                pixels.q, pixels.attenuation, "auto").cpu().numpy()
-        simulated = np.log(intensity_grid_units(amplitude, config) + config.intensity_floor)
+        simulated = _log_intensity_at(radius_nm[chunk], quaternion[chunk], pixels, config)
         for offset, (image, mask) in enumerate(zip(images[chunk], valid[chunk])):
-            if mask.sum() >= 16:
+            if mask.sum() >= MIN_VALID_PIXELS:
                 pair = np.zeros((2,) + mask.shape)
                 pair[0], pair[1, union] = image, simulated[offset]
                 observed, answer = smooth_on_mask(pair, mask, smoothing_px)[:, mask]

@@ -8,7 +8,6 @@ icosahedra, slice-wise MSFT for arbitrary densities).
 from wideshot.physics.detector import (
     FlatDetector,
     KGridDetector,
-    PixelSubset,
     default_detector,
     momentum_transfer,
 )
@@ -20,7 +19,12 @@ from wideshot.physics.forward import (
     simulate_density,
     validate_radius,
 )
-from wideshot.physics.image import intensity_grid_units, scale_per_image, spec_image
+from wideshot.physics.image import (
+    intensity_grid_units,
+    log_intensity,
+    scale_per_image,
+    spec_image,
+)
 from wideshot.physics.material import (
     SILVER_91EV,
     Absorption,
@@ -29,8 +33,8 @@ from wideshot.physics.material import (
 )
 
 __all__ = [
-    "SILVER_91EV", "Absorption", "FlatDetector", "KGridDetector", "PixelSubset", "RefractiveIndex",
+    "SILVER_91EV", "Absorption", "FlatDetector", "KGridDetector", "RefractiveIndex",
     "default_detector", "density_far_field", "far_field", "icosahedron_amplitude",
-    "intensity_grid_units", "momentum_transfer", "resolve_material", "scale_per_image",
+    "intensity_grid_units", "log_intensity", "momentum_transfer", "resolve_material", "scale_per_image",
     "simulate", "simulate_density", "spec_image", "validate_radius",
 ]

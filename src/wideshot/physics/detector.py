@@ -197,38 +197,6 @@ class FlatDetector(_EwaldPixels):
         return out.astype(np.float32), covered
 
 
-@dataclass(frozen=True, eq=False)
-class PixelSubset(_EwaldPixels):
-    """Some pixels of another detector, as a flat list: far fields come out shaped (B, P).
-
-    Parameters
-    ----------
-    detector : KGridDetector or FlatDetector
-        The full detector.
-    selected : ndarray (H, W) bool
-        The pixels to keep (P of them), in row-major order.
-    """
-
-    detector: object
-    selected: np.ndarray
-
-    def __post_init__(self) -> None:
-        selected = np.asarray(self.selected, dtype=bool)
-        if selected.shape != self.detector.k_perp.shape[:2]:
-            raise ValueError(f"selected must have the detector's shape "
-                             f"{self.detector.k_perp.shape[:2]}, got {selected.shape}")
-        object.__setattr__(self, "selected", selected)
-
-    @property
-    def config(self) -> SimulationConfig:
-        return self.detector.config
-
-    @property
-    def k_perp(self) -> np.ndarray:
-        """(P, 2) array of (k_x, k_y) in nm⁻¹ of the selected pixels."""
-        return self.detector.k_perp[self.selected]
-
-
 def default_detector(config: SimulationConfig = DEFAULT_CONFIG) -> KGridDetector:
     """SPEC's default 128×128 k-grid detector."""
     return KGridDetector(config)

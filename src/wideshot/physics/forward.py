@@ -153,7 +153,7 @@ def polyhedron_amplitude(vertices: torch.Tensor, faces: torch.Tensor, q: torch.T
 
 
 def _born_forward_limit(amplitude: torch.Tensor, vertices: torch.Tensor, q: torch.Tensor,
-                        attenuation: complex, faces: torch.Tensor = _FACES) -> torch.Tensor:
+                        attenuation: complex, faces: torch.Tensor) -> torch.Tensor:
     """Without absorption, A(0) = V, where (S_in − S_out)/(i q_z) is 0/0."""
     if attenuation != 0:
         return amplitude

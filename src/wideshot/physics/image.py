@@ -11,6 +11,11 @@ def intensity_grid_units(amplitude: np.ndarray, config: SimulationConfig = DEFAU
     return np.abs(amplitude) ** 2 / config.reference_voxel_volume_nm3**2
 
 
+def log_intensity(intensity: np.ndarray, config: SimulationConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """log(F + floor) of grid-unit intensities F, any shape: a SPEC image before its scaling."""
+    return np.log(intensity + config.intensity_floor)
+
+
 def scale_per_image(log_intensity: np.ndarray) -> np.ndarray:
     """Scale each image (…, H, W) linearly to [0, 1] by its own minimum and maximum (float32).
 
@@ -34,5 +39,4 @@ def spec_image(amplitude: np.ndarray, config: SimulationConfig = DEFAULT_CONFIG)
     -------
     ndarray (..., H, W) float32 in [0, 1]
     """
-    log_intensity = np.log(intensity_grid_units(amplitude, config) + config.intensity_floor)
-    return scale_per_image(log_intensity)
+    return scale_per_image(log_intensity(intensity_grid_units(amplitude, config), config))

@@ -221,13 +221,15 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                 result = answer(np.stack([frame.image for frame in good]),
                                 np.stack([frame.valid for frame in good]))
                 answers = iter(_answer_rows(good, result))
-                for index, frame in enumerate(good[:max(0, panels - panels_written)]):
-                    radius_nm = result["radius_nm"][index]
-                    quaternion = result["quaternion"][index]
+                drawn = good[:max(0, panels - panels_written)]
+                if drawn:  # one batched simulation for the batch's panels
+                    resimulated = simulate(result["radius_nm"][:len(drawn)],
+                                           result["quaternion"][:len(drawn)])
+                for index, frame in enumerate(drawn):
                     save_reconstruction_panel(
                         out_dir / PANELS_FOLDER / _panel_name(frame, panels_written),
-                        frame.image, frame.valid, radius_nm, quaternion,
-                        simulate(radius_nm, quaternion)[0],
+                        frame.image, frame.valid, result["radius_nm"][index],
+                        result["quaternion"][index], resimulated[index],
                         title=f"{Path(frame.source).name} frame {frame.index}",
                         misfit=result["misfit"][index])
                     panels_written += 1

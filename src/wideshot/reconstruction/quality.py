@@ -23,6 +23,8 @@ from wideshot.physics import (
     KGridDetector,
     far_field,
     intensity_grid_units,
+    log_intensity,
+    scale_per_image,
     simulate,
 )
 from wideshot.physics.forward import polyhedron_amplitude
@@ -86,9 +88,7 @@ OUT_OF_DISTRIBUTION = (*POLYHEDRA, "two-icosahedra", "no-particle")
 
 def _log_image(intensity: np.ndarray) -> torch.Tensor:
     """SPEC image of grid-unit intensities (B, H, W): log(F + floor), min–max per image."""
-    from wideshot.physics import scale_per_image
-
-    return torch.from_numpy(scale_per_image(np.log(intensity + DEFAULT_CONFIG.intensity_floor)))
+    return torch.from_numpy(scale_per_image(log_intensity(intensity)))
 
 
 def _polyhedron_intensity(name: str, radius_nm: np.ndarray, quaternion: np.ndarray
