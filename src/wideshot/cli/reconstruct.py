@@ -28,17 +28,12 @@ wrong size, NaN, all zero, missing data set) get status "failed" with the reason
 was answered, 1 when some failed, 2 for a usage error."""
 
 
-def add_parser(subparsers) -> None:
+def add_file_options(parser: argparse.ArgumentParser) -> None:
+    """Inputs, how frames are read, and what is written: shared by `reconstruct` and `fit`."""
     from wideshot.reconstruction.preparation import INTENSITY_SCALES
 
-    parser = subparsers.add_parser("reconstruct", help="size and orientation from detector "
-                                                       "images (CSV, JSON, Figure-5 panels)",
-                                   description=HELP,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="image files or folders")
-    parser.add_argument("--out", type=Path, default=Path("reconstruction"), metavar="DIR",
-                        help="output folder (default ./reconstruction)")
     reading = parser.add_argument_group("reading frames")
     reading.add_argument("--geometry", metavar="KEY=VALUE,...|FILE.json",
                          help="flat detector: distance_mm=..,pixel_size_um=..[,beam_center_px="
@@ -50,39 +45,52 @@ def add_parser(subparsers) -> None:
                          help="HDF5 data set to read instead of the CXI/wideshot default")
     reading.add_argument("--intensity", choices=INTENSITY_SCALES, default="auto",
                          help="what frame values are (default auto)")
-    answering = parser.add_argument_group("answering")
-    answering.add_argument("--model", default="default", metavar="NAME|RUN_DIR",
-                           help="shipped model name or run folder (default: default)")
-    answering.add_argument("--refine", action="store_true",
-                           help="refine each answer by forward fitting (slower, more accurate)")
-    answering.add_argument("--max-misfit", type=float, metavar="M",
-                           help="flag answers with a larger misfit (default: the model's "
-                                "calibrated threshold)")
-    answering.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
-    answering.add_argument("--batch-size", type=int, default=64, metavar="N",
-                           help="frames per network batch (default 64)")
+    parser.add_argument("--max-misfit", type=float, metavar="M",
+                        help="flag answers with a larger misfit (default: the model's "
+                             "calibrated threshold)")
+    parser.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
     parser.add_argument("--panels", type=int, default=16, metavar="N",
                         help="Figure-5 panels for the first N frames (default 16, 0 = none)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run in --out (frames already in its CSV "
                              "are kept)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def file_options(args: argparse.Namespace) -> dict:
+    """Keyword arguments of :func:`reconstruct_files` from :func:`add_file_options`'s options."""
+    from wideshot.reconstruction import DetectorGeometry, load_mask
+
+    return {"dataset": args.dataset, "mask": load_mask(args.mask) if args.mask else None,
+            "geometry": DetectorGeometry.parse(args.geometry) if args.geometry else None,
+            "intensity": args.intensity, "max_misfit": args.max_misfit, "device": args.device,
+            "panels": args.panels, "resume": args.resume, "progress": not args.quiet}
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("reconstruct", help="size and orientation from detector "
+                                                       "images (CSV, JSON, Figure-5 panels)",
+                                   description=HELP,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_file_options(parser)
+    parser.add_argument("--out", type=Path, default=Path("reconstruction"), metavar="DIR",
+                        help="output folder (default ./reconstruction)")
+    answering = parser.add_argument_group("answering")
+    answering.add_argument("--model", default="default", metavar="NAME|RUN_DIR",
+                           help="shipped model name or run folder (default: default)")
+    answering.add_argument("--refine", action="store_true",
+                           help="refine each answer by forward fitting (slower, more accurate)")
+    answering.add_argument("--batch-size", type=int, default=64, metavar="N",
+                           help="frames per network batch (default 64)")
     parser.set_defaults(run=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from wideshot.reconstruction import DetectorGeometry, load_mask
     from wideshot.reconstruction.pipeline import reconstruct_files
 
-    geometry = DetectorGeometry.parse(args.geometry) if args.geometry else None
-    mask = load_mask(args.mask) if args.mask else None
-    summary = reconstruct_files(args.inputs, args.out, dataset=args.dataset, mask=mask,
-                                geometry=geometry, intensity=args.intensity, model=args.model,
-                                device=args.device,
+    summary = reconstruct_files(args.inputs, args.out, model=args.model,
                                 method="hybrid" if args.refine else "network",
-                                max_misfit=args.max_misfit, batch_size=args.batch_size,
-                                panels=args.panels, resume=args.resume,
-                                progress=not args.quiet)
+                                batch_size=args.batch_size, **file_options(args))
     return report(summary, args.quiet)
 
 
