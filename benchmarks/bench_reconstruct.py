@@ -4,7 +4,8 @@
         [--refine 4] [--files 10000]
 
 All timings in one process (ratios are what to compare on a shared machine):
-- network only (wideshot.models.inference.predict): batch 1 and batch --batch;
+- the network (wideshot.models.inference.predict), one view and the default views: batch 1
+  and batch --batch;
 - wideshot.reconstruct: the network plus the quality check (each answer re-simulated on the
   valid pixels and compared), batch 1 and batch --batch;
 - wideshot.reconstruct(refine=True) on --refine images (the hybrid forward fit);
@@ -45,7 +46,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     import wideshot
     from wideshot.geometry import random_quaternions
-    from wideshot.models.inference import predict
+    from wideshot.models.inference import DEFAULT_VIEWS, predict
     from wideshot.reconstruction.pipeline import reconstruct_files
     from wideshot.training import load_model
 
@@ -57,16 +58,19 @@ def main() -> None:
         network, _ = load_model(args.model, device)
         wideshot.reconstruct(images[:8], model=args.model, device=device)  # load and warm up
         rows = {
-            "network only": (
-                _per_image(lambda: [predict(network, image[None]) for image in
+            f"network, {views} view{'s' if views > 1 else ''}": (
+                _per_image(lambda: [predict(network, image[None], views=views) for image in
                                     images[:args.repeats]], args.repeats),
-                _per_image(lambda: predict(network, images), args.batch)),
+                _per_image(lambda: predict(network, images, views=views), args.batch))
+            for views in (1, DEFAULT_VIEWS)
+        }
+        rows.update({
             "reconstruct (network + quality check)": (
                 _per_image(lambda: [wideshot.reconstruct(image, model=args.model, device=device)
                                     for image in images[:args.repeats]], args.repeats),
                 _per_image(lambda: wideshot.reconstruct(images, model=args.model,
                                                         device=device), args.batch)),
-        }
+        })
         print(f"{device}, {args.threads} threads:")
         for name, (single, batched) in rows.items():
             print(f"  {name:40s} batch 1: {1e3 * single:7.2f} ms/image; batch {args.batch}: "

@@ -226,3 +226,13 @@ def test_loss_gradients_are_finite(name):
     loss.backward()
     assert loss.ndim == 0 and torch.isfinite(loss)
     assert torch.isfinite(outputs.grad).all() and outputs.grad.abs().sum() > 0
+
+
+def test_memory_format_avoids_channels_last_for_very_narrow_networks_on_the_cpu():
+    from wideshot.models.inference import memory_format
+
+    cpu = torch.device("cpu")
+    assert memory_format(create_model("compact-resnet", width=16), cpu) == torch.channels_last
+    narrow = create_model("compact-resnet", width=4, depth=(1, 1, 1, 1))
+    assert memory_format(narrow, cpu) == torch.contiguous_format
+    assert memory_format(narrow, torch.device("cuda")) == torch.channels_last

@@ -23,6 +23,8 @@ a generator seeded from (--seed, row): the same images as `wideshot augment --fi
 def add_parser(subparsers) -> None:
     from wideshot.data.augment import AUGMENTATIONS
     from wideshot.models import available_models
+    from wideshot.models.inference import DEFAULT_VIEWS
+    from wideshot.physics.symmetry import VIEW_SETS
     from wideshot.training import CHECKPOINTS
 
     parser = subparsers.add_parser("evaluate", help="error report of a trained network on a "
@@ -44,31 +46,37 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the augmentation (default 0)")
     parser.add_argument("--out", type=Path, metavar="DIR",
-                        help="output folder (default RUN_DIR/evaluation-<data name>[-<augment>] "
-                             "for a run folder, ./evaluation-<NAME>-<data name>[-<augment>] for "
-                             "a shipped model)")
+                        help="output folder (default RUN_DIR/evaluation-<data name>[-<augment>]"
+                             "[-views<N>] for a run folder, ./evaluation-<NAME>-<data name>[...] "
+                             "for a shipped model; views<N> where N is not the default)")
     parser.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
     parser.add_argument("--batch-size", type=int, default=256,
                         help="images per forward pass (default 256)")
+    parser.add_argument("--views", type=int, choices=sorted(VIEW_SETS), default=DEFAULT_VIEWS,
+                        help="turned/mirrored views of each image whose answers are averaged, "
+                             f"as wideshot reconstruct does (default {DEFAULT_VIEWS}; 1 = the "
+                             "network alone, as in the paper)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from wideshot.evaluation.report import evaluate
+    from wideshot.models.inference import DEFAULT_VIEWS
     from wideshot.training import load_model
     from wideshot.training.distributed import resolve_device
 
     device = resolve_device(args.device)
     model, description = load_model(args.model, device=device, which=args.checkpoint)
-    parts = [args.data.stem] + ([args.augment] if args.augment else [])
+    parts = ([args.data.stem] + ([args.augment] if args.augment else [])
+             + ([f"views{args.views}"] if args.views != DEFAULT_VIEWS else []))
     if "shipped" in description:
         default_out = Path("-".join(["evaluation", description["shipped"], *parts]))
     else:
         default_out = Path(args.model) / "-".join(["evaluation", *parts])
     out = args.out or default_out
     summary = evaluate(model, args.data, out, augmentation=args.augment, seed=args.seed,
-                       device=device, batch_size=args.batch_size,
+                       device=device, batch_size=args.batch_size, views=args.views,
                        model_description=description, progress=not args.quiet)
     measures = summary["measures"]
     print(f"{summary['n_images']} images: median mean error "

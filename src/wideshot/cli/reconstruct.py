@@ -30,6 +30,8 @@ was answered, 1 when some failed, 2 for a usage error."""
 
 def add_file_options(parser: argparse.ArgumentParser) -> None:
     """Inputs, how frames are read, and what is written: shared by `reconstruct` and `fit`."""
+    from wideshot.models.inference import DEFAULT_VIEWS
+    from wideshot.physics.symmetry import VIEW_SETS
     from wideshot.reconstruction.preparation import INTENSITY_SCALES
 
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
@@ -49,6 +51,9 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
                         help="flag answers with a larger misfit (default: the model's "
                              "calibrated threshold)")
     parser.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
+    parser.add_argument("--views", type=int, choices=sorted(VIEW_SETS), default=DEFAULT_VIEWS,
+                        help="turned/mirrored views of each frame whose network answers are "
+                             f"averaged (default {DEFAULT_VIEWS}; 1 = the network alone)")
     parser.add_argument("--panels", type=int, default=16, metavar="N",
                         help="Figure-5 panels for the first N frames (default 16, 0 = none)")
     parser.add_argument("--resume", action="store_true",
@@ -64,7 +69,7 @@ def file_options(args: argparse.Namespace) -> dict:
     return {"dataset": args.dataset, "mask": load_mask(args.mask) if args.mask else None,
             "geometry": DetectorGeometry.parse(args.geometry) if args.geometry else None,
             "intensity": args.intensity, "max_misfit": args.max_misfit, "device": args.device,
-            "panels": args.panels, "resume": args.resume, "progress": not args.quiet}
+            "views": args.views, "panels": args.panels, "resume": args.resume, "progress": not args.quiet}
 
 
 def add_parser(subparsers) -> None:

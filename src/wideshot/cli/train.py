@@ -13,8 +13,8 @@ wideshot.data.augment; a generator seeded from (seed, epoch) draws its parameter
 runs every epoch on the clean images and reports the paper's measures (median mean and max
 relative error in %, misorientation in degrees, radius error in nm). Optimiser: AdamW with a
 per-step schedule (cosine: 5 % linear warm-up then cosine decay to 0; onecycle: torch's
-OneCycleLR) and gradient-norm clipping. On CUDA the network runs under bf16 autocast in
-channels_last memory format; on the CPU in float32.
+OneCycleLR) and gradient-norm clipping. The network runs in channels_last memory format; on
+CUDA under bf16 autocast, on the CPU in float32.
 
 The run folder (--out) receives config.json (every option that changes the weights), last.pt
 (state after the latest epoch: model, optimiser, scheduler, epoch, random states), best.pt

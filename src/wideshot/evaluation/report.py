@@ -38,7 +38,7 @@ from wideshot.evaluation.figures import (
     save_relative_error_histograms,
 )
 from wideshot.evaluation.metrics import error_table, summarize
-from wideshot.models.inference import check_images, predict
+from wideshot.models.inference import DEFAULT_VIEWS, check_images, predict
 
 #: Measures of the summary, in their reported unit: name → (key of ``error_table``, factor).
 REPORTED_MEASURES: dict[str, tuple[str, float]] = {
@@ -90,7 +90,8 @@ def _write_predictions(path: Path, rows: np.ndarray, true_labels: np.ndarray,
 def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLike, *,
              augmentation: str | None = None, seed: int = 0,
              device: str | torch.device | None = None, batch_size: int = 256,
-             model_description: dict | None = None, progress: bool = True) -> dict:
+             views: int = DEFAULT_VIEWS, model_description: dict | None = None,
+             progress: bool = True) -> dict:
     """Predict every image of a data set and write the error report (see the module docstring).
 
     Parameters
@@ -111,6 +112,9 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
         Where to run the network (default: where the model is).
     batch_size : int
         Images per forward pass.
+    views : int
+        Views of each image whose answers are averaged (:func:`~wideshot.models.predict`);
+        1 is the network alone.
     model_description : dict, optional
         What the model is (run folder, checkpoint, name ...), copied into the summary.
     progress : bool
@@ -149,7 +153,8 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
                 images = _augmented(images, dataset.rows[start:start + len(images)],
                                     augmentation, seed)
             check_images(images, first_index=start)
-            batch_quaternion, batch_radius_nm = predict(model, images, device, batch_size)
+            batch_quaternion, batch_radius_nm = predict(model, images, device, batch_size,
+                                                        views=views)
             quaternion.append(batch_quaternion)
             radius_nm.append(batch_radius_nm)
             bar.update(len(images))
@@ -164,6 +169,7 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
         "data": str(Path(data).resolve()),
         "augmentation": augmentation or "none",
         "augmentation_seed": seed if augmentation is not None else None,
+        "views": views,
         "measures": summarize(reported),
     }
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.fitting.search import monte_carlo_simplex, refine_guess
-from wideshot.models.inference import check_images, predict
+from wideshot.models.inference import DEFAULT_VIEWS, check_images, predict
 from wideshot.training.lookup import DEFAULT_MODEL, load_model
 
 #: Fit methods of :func:`fit`.
@@ -46,7 +46,8 @@ def check_valid(valid, shape: tuple[int, ...]) -> np.ndarray:
 def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None,
         iterations: int | None = None, seed: int | None = None,
         device: str | torch.device | None = None,
-        model: str | os.PathLike | nn.Module = DEFAULT_MODEL, progress: bool = False) -> dict:
+        model: str | os.PathLike | nn.Module = DEFAULT_MODEL, views: int = DEFAULT_VIEWS,
+        progress: bool = False) -> dict:
     """Fit the icosahedron whose simulated pattern best explains each image.
 
     The misfit (:func:`~wideshot.fitting.misfit.pattern_misfit`) is the fraction of an image's
@@ -112,7 +113,7 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
               "method": method}
     if method == "hybrid":
         network, _ = load_model(model, device)
-        network_quaternion, network_radius = predict(network, images)
+        network_quaternion, network_radius = predict(network, images, views=views)
         result.update(network_radius_nm=network_radius, network_quaternion=network_quaternion)
     for index in tqdm(range(len(images)), desc=f"fit ({method})", unit="image", file=sys.stderr,
                       disable=not progress):

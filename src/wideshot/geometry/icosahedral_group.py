@@ -152,6 +152,60 @@ def misorientation_deg(q1: Array, q2: Array) -> Array:
     return misorientation_rad(q1, q2) * (180.0 / math.pi)
 
 
+def closest_equivalent(q: Array, reference: Array) -> Array:
+    """The member of q's orbit closest to a reference orientation.
+
+    Parameters
+    ----------
+    q, reference : array or tensor, shape (..., 4)
+        Quaternions ``(w, x, y, z)``; leading axes broadcast.
+
+    Returns
+    -------
+    array or tensor, shape (..., 4)
+        Of the 120 quaternions ``±(q ⊗ g)``, the one with the largest dot product with
+        ``reference`` (same particle as q; rotation angle to reference = misorientation).
+    """
+    q, reference = _as_float(q), _as_float(reference)
+    xp = _namespace(q, reference)
+    orbit = quaternion_multiply(q[..., None, :], _group_like(q))  # (..., 60, 4)
+    dots = (orbit * reference[..., None, :]).sum(-1)
+    candidate = _take(orbit, xp.abs(dots).argmax(-1))
+    return xp.where((candidate * reference).sum(-1)[..., None] < 0, -candidate, candidate)
+
+
+def _take(items: Array, index: Array) -> Array:
+    """``items[..., index, :]`` per leading position: items (..., K, 4), index (...,) → (..., 4)."""
+    if isinstance(items, torch.Tensor):
+        return torch.take_along_dim(items, index[..., None, None], dim=-2)[..., 0, :]
+    return np.take_along_axis(items, index[..., None, None], axis=-2)[..., 0, :]
+
+
+def mean_orientation(q: Array) -> Array:
+    """Average of several estimates of one particle's orientation, robust to the symmetry.
+
+    Every estimate is replaced by its orbit member closest to the medoid (the estimate with the
+    smallest summed misorientation to the others), the aligned quaternions are summed and
+    normalised (the chordal mean, accurate for estimates a few degrees apart), and the result
+    made canonical.
+
+    Parameters
+    ----------
+    q : array or tensor, shape (..., K, 4)
+        K estimates of each particle's orientation.
+
+    Returns
+    -------
+    array or tensor, shape (..., 4)
+        Canonical mean orientations.
+    """
+    q = _as_float(q)
+    pairwise = misorientation_rad(q[..., :, None, :], q[..., None, :, :])  # (..., K, K)
+    medoid = _take(q, pairwise.sum(-1).argmin(-1))
+    total = closest_equivalent(q, medoid[..., None, :]).sum(-2)
+    return canonical(total / ((total * total).sum(-1)[..., None] ** 0.5))
+
+
 def uniform_fundamental_domain(n: int, rng=None) -> Array:
     """Canonical quaternions of rotations uniform on SO(3), shape (n, 4).
 

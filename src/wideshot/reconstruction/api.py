@@ -20,8 +20,7 @@ from wideshot.config import DEFAULT_CONFIG
 from wideshot.fitting import fit
 from wideshot.fitting.api import check_valid
 from wideshot.fitting.objective import answer_misfit
-from wideshot.models.inference import check_images, predict_targets
-from wideshot.models.targets import targets_to_labels
+from wideshot.models.inference import DEFAULT_VIEWS, check_images, predict
 from wideshot.reconstruction.quality import misfit_threshold
 from wideshot.training.distributed import resolve_device
 from wideshot.training.lookup import DEFAULT_MODEL, load_model
@@ -30,7 +29,8 @@ from wideshot.training.lookup import DEFAULT_MODEL, load_model
 def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
                 device: str | torch.device | None = None, batch_size: int = 256,
                 refine: bool = False, max_misfit: float | None = None, seed: int = 0,
-                starts: int | None = None, iterations: int | None = None) -> dict:
+                starts: int | None = None, iterations: int | None = None,
+                views: int = DEFAULT_VIEWS) -> dict:
     """Radius and orientation of the particle in each diffraction image, with a quality check.
 
     The network reads each image; its answer is re-simulated and compared with the image on
@@ -66,6 +66,9 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         Seeds the refinement's random choices.
     starts, iterations : int, optional
         Budget of the refinement (see :func:`wideshot.fit`, "hybrid").
+    views : int
+        1, 2, 4 or 8 views of each image whose network answers are averaged (turns and mirrors
+        about the beam, exact symmetries; see :func:`wideshot.models.inference.predict`).
 
     Returns
     -------
@@ -106,11 +109,12 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     name = description.get("shipped") or description.get("run") or description["name"]
     if refine:
         result = fit(images, valid=valid, method="hybrid", model=network, seed=seed,
-                     starts=starts, iterations=iterations, device=resolve_device(device))
+                     starts=starts, iterations=iterations, device=resolve_device(device),
+                     views=views)
         result.pop("method")
     else:
-        targets = predict_targets(network, images, device=device, batch_size=batch_size)
-        quaternion, radius_nm = targets_to_labels(targets.astype(np.float64))
+        quaternion, radius_nm = predict(network, images, device=device, batch_size=batch_size,
+                                        views=views)
         result = {"radius_nm": radius_nm, "quaternion": quaternion,
                   "misfit": answer_misfit(images, valid, radius_nm, quaternion,
                                           device=resolve_device(device))}

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from wideshot.evaluation.particle_figures import save_reconstruction_panel
 from wideshot.fitting import fit
+from wideshot.models.inference import DEFAULT_VIEWS
 from wideshot.physics import simulate
 from wideshot.reconstruction.api import reconstruct
 from wideshot.reconstruction.preparation import DetectorGeometry
@@ -140,7 +141,8 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                       model=DEFAULT_MODEL, device=None, method: str = "network",
                       starts: int | None = None, iterations: int | None = None, seed: int = 0,
                       max_misfit: float | None = None, batch_size: int = 64, panels: int = 16,
-                      resume: bool = False, progress: bool = True) -> dict:
+                      views: int = DEFAULT_VIEWS, resume: bool = False,
+                      progress: bool = True) -> dict:
     """Reconstruct every frame of files and folders into ``out_dir``.
 
     Parameters
@@ -152,7 +154,7 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         ``panels/`` (Figure 5 per image: input | particle | re-simulation).
     dataset, mask, geometry, intensity
         How to read and prepare frames; see :func:`~wideshot.reconstruction.iter_frames`.
-    model, device, max_misfit
+    model, device, max_misfit, views
         How to answer; see :func:`~wideshot.reconstruction.reconstruct`.
     method : {"network", "hybrid", "mcs"}
         The network alone, the network refined by forward fitting, or the Monte-Carlo simplex
@@ -205,7 +207,7 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
             return {**result, "flagged": flagged, "max_misfit": threshold}
         return reconstruct(images, valid=valid, model=network, device=device,
                            refine=method == "hybrid", max_misfit=threshold, seed=seed,
-                           starts=starts, iterations=iterations)
+                           starts=starts, iterations=iterations, views=views)
     started = time.perf_counter()
     panels_written = 0
     with _Writers(out_dir) as writers, tqdm(total=count_frames(paths, dataset=dataset),

@@ -5,8 +5,10 @@ One epoch:
 1. the training images are read in an order fixed by ``(seed, epoch)``
    (:class:`~torch.utils.data.DistributedSampler`, also for a single process);
 2. each batch is augmented on the training device with a ``torch.Generator`` seeded from
-   ``(seed, epoch, rank)``, turned into network targets and fed to the network — under bf16
-   autocast and in channels_last memory format on CUDA, in float32 on the CPU;
+   ``(seed, epoch, rank)``, turned into network targets and fed to the network in channels_last
+   memory format (on the CPU only for networks at least 8 channels wide,
+   :func:`~wideshot.models.inference.memory_format`) — under bf16 autocast on CUDA, in float32
+   on the CPU;
 3. the loss is back-propagated, the gradient norm clipped and AdamW and the schedule stepped;
 4. the clean validation images are predicted, and the paper's error measures computed
    (:func:`wideshot.evaluation.metrics.error_table`);
@@ -46,6 +48,7 @@ from wideshot.data.dataset import DiffractionDataset
 from wideshot.data.hdf5 import SPLIT, read_attributes
 from wideshot.evaluation.metrics import error_table
 from wideshot.models import labels_to_targets, make_loss, targets_to_labels
+from wideshot.models.inference import memory_format
 from wideshot.training import distributed
 from wideshot.training.checkpoint import (
     BEST_CHECKPOINT,
@@ -179,8 +182,7 @@ def _validate(model: nn.Module, loader: DataLoader, loss_fn, group: distributed.
     with torch.inference_mode():
         for images, batch_labels in loader:
             images = images.to(group.device, non_blocking=True)
-            if group.device.type == "cuda":
-                images = images.contiguous(memory_format=torch.channels_last)
+            images = images.contiguous(memory_format=memory_format(model, group.device))
             outputs.append(model(images).float().cpu())
             labels.append(batch_labels)
     model.train()
@@ -207,6 +209,7 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     """One pass over ``loader``; returns (sum of per-image losses, images) of this process."""
     device = group.device
     on_cuda = device.type == "cuda"
+    layout = memory_format(model, device)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     n_images = 0
     for step, (images, labels) in enumerate(loader):
@@ -214,8 +217,7 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
         labels = labels.to(device, non_blocking=True)
         if augmentation is not None:
             images = augmentation(images[:, 0], generator)[:, None]
-        if on_cuda:
-            images = images.contiguous(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=layout)
         targets = labels_to_targets(labels[:, :4], labels[:, 4])
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on_cuda):
             outputs = model(images)
@@ -339,8 +341,7 @@ def _train(config: TrainingConfig, run_dir: Path, resume: bool,
     model = build_model(config).to(group.device)
     if config.init_from is not None and not resume:
         model.load_state_dict(_initial_weights(config))
-    if on_cuda:
-        model = model.to(memory_format=torch.channels_last)
+    model = model.to(memory_format=memory_format(model, group.device))
     network = (DistributedDataParallel(model, device_ids=[group.device] if on_cuda else None)
                if group.is_distributed else model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,

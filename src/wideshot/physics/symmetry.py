@@ -1,0 +1,178 @@
+"""Exact symmetries of the detector image: turns and mirrors about the beam axis.
+
+Turning the particle about the beam (+z) turns its diffraction pattern on the detector by the
+same angle, and mirroring it in a plane that contains the beam mirrors the pattern. On the SPEC
+grid (pixel (i, j) at ``k_x = (j − N/2)·Δk``, ``k_y = (i − N/2)·Δk``) the eight maps of the square
+onto itself — quarter turns and mirrors, the dihedral group D4 — move pixels onto pixels, with
+``−N/2`` wrapping onto itself: row and column 0 lie beyond k and receive no field (SPEC.md
+"Detector grid"). So each of the eight is an exact map between two valid SPEC images, and
+between their labels:
+
+- a turn ``T`` about z: the particle ``R(q)`` becomes ``T·R(q)``, ``q → t ⊗ q``;
+- a mirror ``T·M_x`` (``M_x``: x → −x): the mirrored particle ``T·M_x·R(q)·ico`` is the proper
+  rotation ``T·(M_x R(q) M_x)`` of the reference icosahedron, which ``M_x`` leaves unchanged
+  (its vertices are the cyclic permutations of (0, ±1, ±φ)); ``M_x R(q) M_x`` has quaternion
+  ``(w, x, −y, −z)``.
+
+Absorption along +z is unchanged by all eight. Uses: eight images of the same particle for the
+price of one simulation (training), and eight views of one measured frame whose answers can be
+averaged (:func:`wideshot.models.inference.predict`, ``views=``).
+
+Examples
+--------
+>>> import torch
+>>> images = torch.rand(2, 128, 128)
+>>> turned = transform_images(images, "turn-90")
+>>> bool(torch.equal(transform_images(turned, "turn-270"), images))
+True
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from wideshot.geometry.quaternion import (
+    Array,
+    quaternion_conjugate,
+    quaternion_multiply,
+)
+
+
+@dataclass(frozen=True)
+class DetectorSymmetry:
+    """One map of the detector square onto itself.
+
+    Attributes
+    ----------
+    name : str
+        "identity", "turn-90", "turn-180", "turn-270" (counter-clockwise about +z, seen with x
+        to the right and y up), "mirror-x" (x → −x) and "mirror-x-turn-90/180/270" (the
+        mirror, then the turn).
+    turn_deg : int
+        Turn about +z, degrees (0, 90, 180, 270).
+    mirror : bool
+        Whether x → −x comes first.
+    """
+
+    name: str
+    turn_deg: int
+    mirror: bool
+
+    def matrix(self) -> np.ndarray:
+        """The map on transverse wave vectors ``(k_x, k_y)``, shape (2, 2), integer entries."""
+        cos = round(math.cos(math.radians(self.turn_deg)))
+        sin = round(math.sin(math.radians(self.turn_deg)))
+        turn = np.array([[cos, -sin], [sin, cos]])
+        return turn @ np.diag([-1, 1]) if self.mirror else turn
+
+    def turn_quaternion(self) -> np.ndarray:
+        """Quaternion ``(w, x, y, z)`` of the turn about +z, shape (4,)."""
+        half = math.radians(self.turn_deg) / 2
+        return np.array([math.cos(half), 0.0, 0.0, math.sin(half)])
+
+
+def _name(turn_deg: int, mirror: bool) -> str:
+    turn = f"turn-{turn_deg}" if turn_deg else ""
+    if mirror:
+        return "mirror-x" + (f"-{turn}" if turn else "")
+    return turn or "identity"
+
+
+#: The eight symmetries by name; "identity" first.
+DETECTOR_SYMMETRIES: dict[str, DetectorSymmetry] = {
+    _name(turn, mirror): DetectorSymmetry(_name(turn, mirror), turn, mirror)
+    for mirror in (False, True) for turn in (0, 90, 180, 270)
+}
+
+#: Subsets used for averaging over views: 1, 2, 4 or 8 symmetries.
+VIEW_SETS: dict[int, tuple[str, ...]] = {
+    1: ("identity",),
+    2: ("identity", "turn-180"),
+    4: ("identity", "turn-90", "turn-180", "turn-270"),
+    8: tuple(DETECTOR_SYMMETRIES),
+}
+
+
+def _symmetry(name: str) -> DetectorSymmetry:
+    if name not in DETECTOR_SYMMETRIES:
+        raise ValueError(f"unknown detector symmetry {name!r}; choose one of "
+                         f"{list(DETECTOR_SYMMETRIES)}")
+    return DETECTOR_SYMMETRIES[name]
+
+
+def _source_index(symmetry: DetectorSymmetry, size: int) -> torch.Tensor:
+    """Flat index of the source pixel of every output pixel, shape (size·size,)."""
+    if size % 2:
+        raise ValueError(f"detector symmetries need an even grid size, got {size}")
+    centred = torch.arange(size) - size // 2
+    k_y, k_x = torch.meshgrid(centred, centred, indexing="ij")
+    inverse = torch.as_tensor(np.round(np.linalg.inv(symmetry.matrix())).astype(np.int64))
+    source_x = inverse[0, 0] * k_x + inverse[0, 1] * k_y
+    source_y = inverse[1, 0] * k_x + inverse[1, 1] * k_y
+    rows = (source_y + size // 2) % size
+    columns = (source_x + size // 2) % size
+    return (rows * size + columns).flatten()
+
+
+def transform_images(images: torch.Tensor, name: str) -> torch.Tensor:
+    """The images of the transformed particle.
+
+    Parameters
+    ----------
+    images : torch.Tensor, shape (..., N, N)
+        SPEC images (or masks), rows along k_y and columns along k_x; N even.
+    name : str
+        A key of :data:`DETECTOR_SYMMETRIES`.
+
+    Returns
+    -------
+    torch.Tensor, shape (..., N, N)
+        ``out(k) = images(T⁻¹ k)``; a new tensor on the input's device.
+    """
+    symmetry = _symmetry(name)
+    size = images.shape[-1]
+    if images.shape[-2] != size:
+        raise ValueError(f"images must be square, got {tuple(images.shape[-2:])}")
+    index = _source_index(symmetry, size).to(images.device)
+    return images.flatten(-2)[..., index].reshape(images.shape)
+
+
+def _mirror_x(q: Array) -> Array:
+    """Quaternion of ``M_x R(q) M_x``: ``(w, x, −y, −z)``."""
+    sign = q.new_tensor([1, 1, -1, -1]) if isinstance(q, torch.Tensor) else np.array([1, 1, -1, -1])
+    return q * sign
+
+
+def transform_quaternions(q: Array, name: str) -> Array:
+    """Orientation of the transformed particle (not canonicalised).
+
+    Parameters
+    ----------
+    q : array or tensor, shape (..., 4)
+        Orientations ``(w, x, y, z)`` of the original particles.
+    name : str
+        A key of :data:`DETECTOR_SYMMETRIES`.
+
+    Returns
+    -------
+    array or tensor, shape (..., 4)
+        ``t ⊗ q`` for a turn t, ``t ⊗ (w, x, −y, −z)`` for a mirror followed by the turn t.
+    """
+    symmetry = _symmetry(name)
+    turn = symmetry.turn_quaternion()
+    if isinstance(q, torch.Tensor):
+        turn = torch.as_tensor(turn, dtype=q.dtype, device=q.device)
+    return quaternion_multiply(turn, _mirror_x(q) if symmetry.mirror else q)
+
+
+def untransform_quaternions(q: Array, name: str) -> Array:
+    """Inverse of :func:`transform_quaternions`: the original orientation, shape (..., 4)."""
+    symmetry = _symmetry(name)
+    turn = symmetry.turn_quaternion()
+    if isinstance(q, torch.Tensor):
+        turn = torch.as_tensor(turn, dtype=q.dtype, device=q.device)
+    unturned = quaternion_multiply(quaternion_conjugate(turn), q)
+    return _mirror_x(unturned) if symmetry.mirror else unturned
