@@ -171,3 +171,17 @@ def test_predict_views_reject_unknown_counts():
     model = create_model("compact-resnet", width=8, depth=(1, 1, 1, 1))
     with pytest.raises(ValueError, match="views must be one of"):
         predict(model, torch.rand(1, 128, 128), views=3)
+
+
+def test_robust_mean_orientation_discounts_an_outlier():
+    rng = np.random.default_rng(4)
+    truth = canonical(random_quaternions(100, rng))
+    noise = rotation_vector_to_quaternion(rng.normal(size=(100, 8, 3)) * np.radians(1.0))
+    estimates = quaternion_multiply(noise, truth[:, None])
+    # One view in eight is 40° off.
+    kick = rotation_vector_to_quaternion(np.array([0.0, 0.0, np.radians(40.0)]))
+    estimates[:, 0] = quaternion_multiply(kick, estimates[:, 0])
+    robust = misorientation_deg(mean_orientation(estimates), truth)
+    plain = misorientation_deg(mean_orientation(estimates, robust_scale_deg=None), truth)
+    assert np.median(plain) > 3.0  # the outlier pulls the plain mean by ~5°
+    assert np.median(robust) < 1.0

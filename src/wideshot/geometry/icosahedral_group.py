@@ -181,18 +181,28 @@ def _take(items: Array, index: Array) -> Array:
     return np.take_along_axis(items, index[..., None, None], axis=-2)[..., 0, :]
 
 
-def mean_orientation(q: Array) -> Array:
+#: Scale of the robust weights of :func:`mean_orientation`, degrees. Chosen on the validation
+#: split of paper-train (the shipped model's 8 views of 1,500 images): against the plain mean
+#: (weights 1) it cut the p90 of the misorientation from 9.0° to 4.9° and the median from 1.78°
+#: to 1.67°; the p99 grew from 16° to 23° (views that split into two clusters).
+ROBUST_SCALE_DEG = 5.0
+
+
+def mean_orientation(q: Array, robust_scale_deg: float | None = ROBUST_SCALE_DEG) -> Array:
     """Average of several estimates of one particle's orientation, robust to the symmetry.
 
     Every estimate is replaced by its orbit member closest to the medoid (the estimate with the
-    smallest summed misorientation to the others), the aligned quaternions are summed and
-    normalised (the chordal mean, accurate for estimates a few degrees apart), and the result
-    made canonical.
+    smallest summed misorientation to the others); the aligned quaternions are averaged with
+    Cauchy weights ``1 / (1 + (d / robust_scale_deg)²)`` of their misorientation d to the
+    medoid (estimates that disagree count less), normalised (the chordal mean, accurate for
+    estimates a few degrees apart) and made canonical.
 
     Parameters
     ----------
     q : array or tensor, shape (..., K, 4)
         K estimates of each particle's orientation.
+    robust_scale_deg : float or None
+        Scale of the weights, degrees; None gives every estimate weight 1 (the plain mean).
 
     Returns
     -------
@@ -202,7 +212,12 @@ def mean_orientation(q: Array) -> Array:
     q = _as_float(q)
     pairwise = misorientation_rad(q[..., :, None, :], q[..., None, :, :])  # (..., K, K)
     medoid = _take(q, pairwise.sum(-1).argmin(-1))
-    total = closest_equivalent(q, medoid[..., None, :]).sum(-2)
+    aligned = closest_equivalent(q, medoid[..., None, :])
+    if robust_scale_deg is None:
+        total = aligned.sum(-2)
+    else:
+        distance = misorientation_rad(q, medoid[..., None, :]) / math.radians(robust_scale_deg)
+        total = (aligned / (1 + distance**2)[..., None]).sum(-2)
     return canonical(total / ((total * total).sum(-1)[..., None] ** 0.5))
 
 
