@@ -175,8 +175,9 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
     _write_predictions(out_dir / PREDICTIONS_FILE, dataset.rows, true_labels, quaternion,
                        radius_nm, reported)
-    title = f"{Path(data).name}, {len(dataset)} images" + (
-        f", augmentation {augmentation}" if augmentation else "")
+    title = (f"{Path(data).name}, {len(dataset)} images"
+             + (f", augmentation {augmentation}" if augmentation else "")
+             + (f", {views} views averaged" if views > 1 else ", network alone (1 view)"))
     relative, misorientation, radius_error, versus_radius = (out_dir / name
                                                              for name in FIGURE_FILES)
     save_relative_error_histograms(reported["mean_error_percent"],
