@@ -180,13 +180,26 @@ def predict(model: nn.Module, images, device: str | torch.device | None = None,
     """
     if views not in VIEW_SETS:
         raise ValueError(f"views must be one of {sorted(VIEW_SETS)}, got {views!r}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     images = check_images(images)
-    quaternions, radii_nm = [], []
-    for name in VIEW_SETS[views]:
-        targets = predict_targets(model, transform_images(images, name), device, batch_size)
-        quaternion, radius_nm = targets_to_labels(targets.astype(np.float64))
-        quaternions.append(untransform_quaternions(quaternion, name))
-        radii_nm.append(radius_nm)
+    names = VIEW_SETS[views]
     if views == 1:
-        return quaternions[0], radii_nm[0]
-    return mean_orientation(np.stack(quaternions, axis=1)), np.mean(radii_nm, axis=0)
+        targets = predict_targets(model, images, device, batch_size)
+        return targets_to_labels(targets.astype(np.float64))
+    # The views of a few images go through the network together: one forward pass of up to
+    # batch_size images, also when a single image is asked for.
+    step = max(1, batch_size // views)
+    quaternions, radii_nm = [], []
+    for start in range(0, len(images), step):
+        chunk = images[start:start + step]
+        stacked = torch.cat([transform_images(chunk, name) for name in names])
+        targets = predict_targets(model, stacked, device, batch_size=len(stacked))
+        quaternion, radius_nm = targets_to_labels(targets.astype(np.float64))
+        quaternion = quaternion.reshape(views, len(chunk), 4)
+        quaternions.append(np.stack([untransform_quaternions(quaternion[index], name)
+                                     for index, name in enumerate(names)], axis=1))
+        radii_nm.append(radius_nm.reshape(views, len(chunk)).mean(axis=0))
+    if not quaternions:
+        return np.empty((0, 4)), np.empty(0)
+    return mean_orientation(np.concatenate(quaternions)), np.concatenate(radii_nm)
