@@ -181,6 +181,7 @@ def test_mixed_folder_json_and_panels(mixed):
     assert summary["ok"] + summary["flagged"] == 8
     assert (summary["ok"], summary["flagged"]) == (statuses.count("ok"), statuses.count("flagged"))
     assert summary["method"] == "network" and summary["model"] == "default"
+    assert summary["views"] == 8
     assert summary["panels"] == 2
     panels = sorted(path.name for path in (out / "panels").iterdir())
     assert panels == ["00000_a_good0_0.png", "00001_a_good1_0.png"]
@@ -252,6 +253,10 @@ def test_usage_errors_exit_2(good_folder, tmp_path, capsys):
               "--intensity", "linear"])
     assert exit_info.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["reconstruct", str(good_folder), "--out", str(tmp_path / "e"), "--views", "3"])
+    assert exit_info.value.code == 2
+    assert "--views: invalid choice" in capsys.readouterr().err
 
 
 # --- a flat-detector frame ------------------------------------------------------------------
@@ -289,6 +294,7 @@ def test_fit_command_mcs(images, tmp_path):
     check_answer(row)
     summary = read_json(out)["summary"]
     assert summary["method"] == "mcs" and summary["model"] is None and summary["ok"] == 1
+    assert summary["views"] is None
 
 
 @pytest.fixture(scope="module")

@@ -258,6 +258,7 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                    "frames_per_s": round(writers.rows_written / seconds, 2) if seconds else None,
                    "max_misfit": threshold, "method": method,
                    "model": None if method == "mcs" else model_name,
+                   "views": None if method == "mcs" else views,
                    "csv": str(out_dir / RESULTS_CSV), "json": str(out_dir / RESULTS_JSON),
                    "panels": panels_written}
         writers.close(summary)
