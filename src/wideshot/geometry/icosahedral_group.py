@@ -2,8 +2,9 @@
 
 SPEC.md "Orientation": ``R(q)·R(g)`` describes the same particle for every g in I, so the orbit
 of ``q`` is ``{±(q ⊗ g)}``. Its **canonical** member is the one with the largest ``w``; the set of
-canonical quaternions is the fundamental domain. With ``w(q ⊗ g) = q · conj(g)`` the search
-over the 120 orbit members is one (B, 4) × (4, 60) product.
+canonical quaternions is the fundamental domain: the orbit member closest to the identity. With
+``<r, q ⊗ g> = <conj(q) ⊗ r, g>`` the search for the member closest to any reference r
+(:func:`closest_equivalent`) is one (B, 4) × (4, 60) product.
 
 In Rodrigues (Gibbs) coordinates ``ρ = (x, y, z) / w`` the fundamental domain is the polytope
 ``|n_g · ρ| <= tan(θ_g / 4)`` over the group's rotation axes ``n_g`` and angles ``θ_g``; for I only
@@ -122,12 +123,9 @@ def canonical(q: Array) -> Array:
         The torch path is differentiable almost everywhere (the choice of g is piecewise constant).
     """
     q = _as_float(q)
-    xp = _namespace(q)
-    group = _group_like(q)
-    orbit_w = q @ quaternion_conjugate(group).T  # w(q ⊗ g) for every g, shape (..., 60)
-    best = xp.abs(orbit_w).argmax(-1)
-    candidate = quaternion_multiply(q, group[best])
-    return xp.where(candidate[..., :1] < 0, -candidate, candidate)
+    identity = (q.new_tensor([1.0, 0.0, 0.0, 0.0]) if isinstance(q, torch.Tensor)
+                else np.array([1.0, 0.0, 0.0, 0.0], dtype=q.dtype))
+    return closest_equivalent(q, identity)  # the largest w is the largest dot with identity
 
 
 def misorientation_rad(q1: Array, q2: Array) -> Array:
@@ -168,9 +166,10 @@ def closest_equivalent(q: Array, reference: Array) -> Array:
     """
     q, reference = _as_float(q), _as_float(reference)
     xp = _namespace(q, reference)
-    orbit = quaternion_multiply(q[..., None, :], _group_like(q))  # (..., 60, 4)
-    dots = (orbit * reference[..., None, :]).sum(-1)
-    candidate = _take(orbit, xp.abs(dots).argmax(-1))
+    group = _group_like(q)
+    # <reference, q ⊗ g> = <conj(q) ⊗ reference, g>: one (..., 4) × (4, 60) product.
+    dots = quaternion_multiply(quaternion_conjugate(q), reference) @ group.T
+    candidate = quaternion_multiply(q, group[xp.abs(dots).argmax(-1)])
     return xp.where((candidate * reference).sum(-1)[..., None] < 0, -candidate, candidate)
 
 

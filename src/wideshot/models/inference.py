@@ -123,7 +123,12 @@ def predict_targets(model: nn.Module, images, device: str | torch.device | None 
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    images = check_images(images)
+    return _network_outputs(model, check_images(images), device, batch_size)
+
+
+def _network_outputs(model: nn.Module, images: torch.Tensor, device, batch_size: int
+                     ) -> np.ndarray:
+    """Targets (B, 5) of checked images (B, N, N), ``batch_size`` per forward pass."""
     if device is None:
         device = next(model.parameters()).device
     device = torch.device(device)
@@ -185,8 +190,8 @@ def predict(model: nn.Module, images, device: str | torch.device | None = None,
     images = check_images(images)
     names = VIEW_SETS[views]
     if views == 1:
-        targets = predict_targets(model, images, device, batch_size)
-        return targets_to_labels(targets.astype(np.float64))
+        return targets_to_labels(_network_outputs(model, images, device, batch_size)
+                                 .astype(np.float64))
     # The views of a few images go through the network together: one forward pass of up to
     # batch_size images, also when a single image is asked for.
     step = max(1, batch_size // views)
@@ -194,7 +199,7 @@ def predict(model: nn.Module, images, device: str | torch.device | None = None,
     for start in range(0, len(images), step):
         chunk = images[start:start + step]
         stacked = torch.cat([transform_images(chunk, name) for name in names])
-        targets = predict_targets(model, stacked, device, batch_size=len(stacked))
+        targets = _network_outputs(model, stacked, device, batch_size=len(stacked))
         quaternion, radius_nm = targets_to_labels(targets.astype(np.float64))
         quaternion = quaternion.reshape(views, len(chunk), 4)
         quaternions.append(np.stack([untransform_quaternions(quaternion[index], name)

@@ -28,6 +28,7 @@ True
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -103,8 +104,10 @@ def _symmetry(name: str) -> DetectorSymmetry:
     return DETECTOR_SYMMETRIES[name]
 
 
+@functools.lru_cache(maxsize=64)
 def _source_index(symmetry: DetectorSymmetry, size: int) -> torch.Tensor:
-    """Flat index of the source pixel of every output pixel, shape (size·size,)."""
+    """Flat index of the source pixel of every output pixel, shape (size·size,); cached (the
+    views of every batch reuse it)."""
     if size % 2:
         raise ValueError(f"detector symmetries need an even grid size, got {size}")
     centred = torch.arange(size) - size // 2
@@ -146,6 +149,13 @@ def _mirror_x(q: Array) -> Array:
     return q * sign
 
 
+def _turn_like(symmetry: DetectorSymmetry, q: Array) -> Array:
+    """The symmetry's turn quaternion (4,) in q's array type (dtype and device for tensors)."""
+    turn = symmetry.turn_quaternion()
+    return torch.as_tensor(turn, dtype=q.dtype, device=q.device) if isinstance(q, torch.Tensor) \
+        else turn
+
+
 def transform_quaternions(q: Array, name: str) -> Array:
     """Orientation of the transformed particle (not canonicalised).
 
@@ -162,17 +172,11 @@ def transform_quaternions(q: Array, name: str) -> Array:
         ``t ⊗ q`` for a turn t, ``t ⊗ (w, x, −y, −z)`` for a mirror followed by the turn t.
     """
     symmetry = _symmetry(name)
-    turn = symmetry.turn_quaternion()
-    if isinstance(q, torch.Tensor):
-        turn = torch.as_tensor(turn, dtype=q.dtype, device=q.device)
-    return quaternion_multiply(turn, _mirror_x(q) if symmetry.mirror else q)
+    return quaternion_multiply(_turn_like(symmetry, q), _mirror_x(q) if symmetry.mirror else q)
 
 
 def untransform_quaternions(q: Array, name: str) -> Array:
     """Inverse of :func:`transform_quaternions`: the original orientation, shape (..., 4)."""
     symmetry = _symmetry(name)
-    turn = symmetry.turn_quaternion()
-    if isinstance(q, torch.Tensor):
-        turn = torch.as_tensor(turn, dtype=q.dtype, device=q.device)
-    unturned = quaternion_multiply(quaternion_conjugate(turn), q)
+    unturned = quaternion_multiply(quaternion_conjugate(_turn_like(symmetry, q)), q)
     return _mirror_x(unturned) if symmetry.mirror else unturned

@@ -178,11 +178,11 @@ def _validate(model: nn.Module, loader: DataLoader, loss_fn, group: distributed.
     returns the same numbers.
     """
     model.eval()
+    layout = memory_format(model, group.device)
     outputs, labels = [], []
     with torch.inference_mode():
         for images, batch_labels in loader:
-            images = images.to(group.device, non_blocking=True)
-            images = images.contiguous(memory_format=memory_format(model, group.device))
+            images = images.to(group.device, non_blocking=True).contiguous(memory_format=layout)
             outputs.append(model(images).float().cpu())
             labels.append(batch_labels)
     model.train()
