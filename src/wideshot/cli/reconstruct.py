@@ -24,8 +24,9 @@ the JSON also a summary) and panels/ (Figure 5: frame | particle seen along the 
 re-simulated pattern, masked like the frame) for the first --panels frames.
 Rows reach the CSV as each batch is done: an interrupted run continues with --resume (an --out
 that already holds results is otherwise refused). Frames that cannot be read (corrupt file,
-wrong size, NaN, all zero, missing data set) get status "failed" with the reason; the others are still processed. Exit status 0 when every frame
-was answered, 1 when some failed, 2 for a usage error."""
+wrong size, NaN, all zero, missing data set) get status "failed" with the reason; the others
+are still processed. Exit status 0 when every frame was answered, 1 when some failed, 2 for a
+usage error."""
 
 
 def add_file_options(parser: argparse.ArgumentParser) -> None:
@@ -69,7 +70,8 @@ def file_options(args: argparse.Namespace) -> dict:
     return {"dataset": args.dataset, "mask": load_mask(args.mask) if args.mask else None,
             "geometry": DetectorGeometry.parse(args.geometry) if args.geometry else None,
             "intensity": args.intensity, "max_misfit": args.max_misfit, "device": args.device,
-            "views": args.views, "panels": args.panels, "resume": args.resume, "progress": not args.quiet}
+            "views": args.views, "panels": args.panels, "resume": args.resume,
+            "progress": not args.quiet}
 
 
 def add_parser(subparsers) -> None:

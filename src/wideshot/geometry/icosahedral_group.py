@@ -174,7 +174,7 @@ def closest_equivalent(q: Array, reference: Array) -> Array:
 
 
 def _take(items: Array, index: Array) -> Array:
-    """``items[..., index, :]`` per leading position: items (..., K, 4), index (...,) → (..., 4)."""
+    """``items[..., index, :]`` per leading position: (..., K, 4) and (...,) → (..., 4)."""
     if isinstance(items, torch.Tensor):
         return torch.take_along_dim(items, index[..., None, None], dim=-2)[..., 0, :]
     return np.take_along_axis(items, index[..., None, None], axis=-2)[..., 0, :]
@@ -182,8 +182,9 @@ def _take(items: Array, index: Array) -> Array:
 
 #: Scale of the robust weights of :func:`mean_orientation`, degrees. Chosen on the validation
 #: split of paper-train (8 views of 1,500 images; scales 3, 5, 10° and 5–20° cut-offs tried):
-#: for the 50-epoch model of session 3, against the plain mean (weights 1), the misorientation's median went
-#: from 1.31° to 1.22°, its p90 from 6.9° to 2.8°, its p99 from 14.4° to 14.9°.
+#: for the 50-epoch model of session 3, against the plain mean (weights 1), the
+#: misorientation's median went from 1.31° to 1.22°, its p90 from 6.9° to 2.8°, its p99 from
+#: 14.4° to 14.9°.
 ROBUST_SCALE_DEG = 5.0
 
 

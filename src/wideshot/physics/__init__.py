@@ -35,6 +35,6 @@ from wideshot.physics.material import (
 __all__ = [
     "SILVER_91EV", "Absorption", "FlatDetector", "KGridDetector", "RefractiveIndex",
     "default_detector", "density_far_field", "far_field", "icosahedron_amplitude",
-    "intensity_grid_units", "log_intensity", "momentum_transfer", "resolve_material", "scale_per_image",
-    "simulate", "simulate_density", "spec_image", "validate_radius",
+    "intensity_grid_units", "log_intensity", "momentum_transfer", "resolve_material",
+    "scale_per_image", "simulate", "simulate_density", "spec_image", "validate_radius",
 ]
