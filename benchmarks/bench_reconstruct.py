@@ -5,7 +5,8 @@
 
 All timings in one process (ratios are what to compare on a shared machine):
 - the network (wideshot.models.inference.predict), one view and the default views: batch 1
-  and batch --batch;
+  and batch --batch; for a shipped model also with its batch norms left unfolded (as trained;
+  wideshot.models.inference.fold_batch_norm is what load_model runs);
 - wideshot.reconstruct: the network plus the quality check (each answer re-simulated on the
   valid pixels and compared), batch 1 and batch --batch;
 - wideshot.reconstruct(refine=True) on --refine images (the hybrid forward fit);
@@ -46,6 +47,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     import wideshot
     from wideshot.geometry import random_quaternions
+    from wideshot.models import available_models, load_shipped_model
     from wideshot.models.inference import DEFAULT_VIEWS, predict
     from wideshot.reconstruction.pipeline import reconstruct_files
     from wideshot.training import load_model
@@ -53,17 +55,22 @@ def main() -> None:
     rng = np.random.default_rng(0)
     images = wideshot.simulate(rng.uniform(30, 160, args.batch),
                                random_quaternions(args.batch, rng))
+
+    def network_row(network, views: int) -> tuple[float, float]:
+        return (_per_image(lambda: [predict(network, image[None], views=views)
+                                    for image in images[:args.repeats]], args.repeats),
+                _per_image(lambda: predict(network, images, views=views), args.batch))
+
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
         network, _ = load_model(args.model, device)
         wideshot.reconstruct(images[:8], model=args.model, device=device)  # load and warm up
-        rows = {
-            f"network, {views} view{'s' if views > 1 else ''}": (
-                _per_image(lambda: [predict(network, image[None], views=views) for image in
-                                    images[:args.repeats]], args.repeats),
-                _per_image(lambda: predict(network, images, views=views), args.batch))
-            for views in (1, DEFAULT_VIEWS)
-        }
+        rows = {f"network, {views} view{'s' if views > 1 else ''}": network_row(network, views)
+                for views in (1, DEFAULT_VIEWS)}
+        if args.model in available_models():
+            unfolded, _ = load_shipped_model(args.model, device)
+            rows[f"network, {DEFAULT_VIEWS} views, batch norm unfolded"] = network_row(
+                unfolded, DEFAULT_VIEWS)
         rows.update({
             "reconstruct (network + quality check)": (
                 _per_image(lambda: [wideshot.reconstruct(image, model=args.model, device=device)

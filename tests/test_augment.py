@@ -328,6 +328,18 @@ def test_experiment_like_masks_hole_and_crop(images):
     assert torch.allclose(out.amax(dim=(1, 2)), torch.ones(len(images)))  # final rescale
 
 
+def test_experiment_or_clean_mixes_whole_and_degraded_images(images):
+    many = images.repeat(16, 1, 1)
+    out, valid = make_augmentation("experiment-or-clean").apply_with_mask(many, seeded(0))
+    untouched = (out == many).flatten(1).all(dim=1)
+    holed = ~valid[:, int(CENTER), int(CENTER)]
+    assert (untouched ^ holed).all()  # each image is either clean or ran the whole chain
+    assert 0.3 < untouched.float().mean() < 0.7
+    assert make_augmentation("experiment-or-clean", clean_fraction=1.0)(many, seeded(0)).equal(many)
+    with pytest.raises(ValueError, match="clean_fraction"):
+        make_augmentation("experiment-or-clean", clean_fraction=1.5)
+
+
 # ---------------------------------------------------------------- registry and validation
 
 
@@ -367,7 +379,7 @@ def test_runs_on_cuda_like_on_cpu(name, images):
     # A CPU generator draws the same numbers for CUDA images as for CPU images.
     on_cuda = augmentation(cuda_images, seeded(0)).cpu()
     on_cpu = augmentation(images, seeded(0))
-    if name in {"choice", "combination", "experiment"}:
+    if name in {"choice", "combination", "experiment", "experiment-or-clean"}:
         # Photon counts drawn from rates that differ in the last bit may differ by one.
         assert (on_cuda - on_cpu).abs().mean() < 1e-2
     else:

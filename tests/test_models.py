@@ -236,3 +236,26 @@ def test_memory_format_avoids_channels_last_for_very_narrow_networks_on_the_cpu(
     narrow = create_model("compact-resnet", width=4, depth=(1, 1, 1, 1))
     assert memory_format(narrow, cpu) == torch.contiguous_format
     assert memory_format(narrow, torch.device("cuda")) == torch.channels_last
+
+
+def test_folding_batch_norm_keeps_the_outputs_and_leaves_the_model_alone():
+    from wideshot.models.inference import fold_batch_norm
+
+    torch.manual_seed(0)
+    model = create_model("compact-resnet", width=8, depth=(1, 1, 1, 1))
+    # Non-trivial running statistics and affine parameters, as after training.
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.BatchNorm2d):
+                module.running_mean.uniform_(-0.5, 0.5)
+                module.running_var.uniform_(0.5, 2.0)
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.uniform_(-0.2, 0.2)
+    images = torch.rand(4, 1, 128, 128)
+    folded = fold_batch_norm(model)
+    assert model.training  # the caller's network keeps its mode and its layers
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert not folded.training
+    with torch.inference_mode():
+        torch.testing.assert_close(folded(images), model.eval()(images), atol=1e-5, rtol=1e-5)

@@ -173,8 +173,11 @@ def test_reconstruct_one_image_with_each_kind_of_model(run_dir, weights_dir, ima
         assert result["misfit"].shape == (1,) and 0 <= result["misfit"][0] <= 1
         np.testing.assert_allclose(canonical(result["quaternion"]), result["quaternion"],
                                    atol=1e-12)
+        # A loaded network has its batch norms folded; a given one runs as it is (rounding).
+        np.testing.assert_allclose(result["quaternion"], results[0]["quaternion"], atol=1e-5)
+        np.testing.assert_allclose(result["radius_nm"], results[0]["radius_nm"], rtol=1e-5)
+    for result in results[1:3]:
         np.testing.assert_array_equal(result["quaternion"], results[0]["quaternion"])
-        np.testing.assert_array_equal(result["radius_nm"], results[0]["radius_nm"])
     assert [result["model"] for result in results] == [
         "tiny", str(run_dir.resolve()), str(run_dir.resolve()), "ResNet"]
     batch = wideshot.reconstruct(torch.from_numpy(images), model="tiny", batch_size=1)

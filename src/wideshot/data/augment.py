@@ -68,6 +68,7 @@ __all__ = [
     "Shift",
     "UnevenSensitivity",
     "UniformNoise",
+    "experiment_or_clean",
     "make_augmentation",
 ]
 
@@ -980,6 +981,23 @@ class ExperimentLike(Augmentation):
         return Compose(self.stages()).apply_with_mask(images, generator, valid)
 
 
+def experiment_or_clean(clean_fraction: float = 0.5) -> RandomChoice:
+    """Per image, either leave it clean or run :class:`ExperimentLike` on it.
+
+    A network trained only on the experiment chain never sees a whole, noise-free pattern and
+    reads clean ones less well; this mixture trains for both.
+
+    Parameters
+    ----------
+    clean_fraction : float
+        Probability that an image stays clean (default 0.5), in [0, 1].
+    """
+    if not 0.0 <= clean_fraction <= 1.0:
+        raise ValueError(f"clean_fraction must lie in [0, 1], got {clean_fraction}")
+    return RandomChoice((Identity(), ExperimentLike()),
+                        weights=(clean_fraction, 1.0 - clean_fraction))
+
+
 # --------------------------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------------------------
@@ -1003,6 +1021,7 @@ AUGMENTATIONS: dict[str, Callable[..., Augmentation]] = {
     "choice": RandomChoice,
     "combination": RandomCombination,
     "experiment": ExperimentLike,
+    "experiment-or-clean": experiment_or_clean,
 }
 
 

@@ -15,9 +15,12 @@ Examples
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
+from torch.fx.experimental.optimization import fuse
 
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.geometry.icosahedral_group import mean_orientation
@@ -50,6 +53,29 @@ def memory_format(model: nn.Module, device: torch.device) -> torch.memory_format
     narrowest = min((module.out_channels for module in model.modules()
                      if isinstance(module, nn.Conv2d)), default=0)
     return torch.channels_last if narrowest >= MIN_CHANNELS_LAST_CPU else torch.contiguous_format
+
+
+def fold_batch_norm(model: nn.Module) -> nn.Module:
+    """An inference-only copy of ``model`` with each batch norm folded into its convolution.
+
+    In eval mode a batch norm after a convolution is an affine map per channel, so it can be
+    merged into the convolution's weights and bias (``torch.fx.experimental.optimization.fuse``).
+    The outputs agree with the original's to float32 rounding (~1e-6); on the CPU the
+    compact networks run about a fifth faster (``benchmarks/bench_reconstruct.py``). The copy is
+    in eval mode and must not be trained; ``model`` itself is left as it is. A network without
+    batch norm comes back as a plain eval-mode copy.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network of :mod:`wideshot.models`, traceable by ``torch.fx``.
+
+    Returns
+    -------
+    torch.nn.Module
+        Maps the same inputs to the same outputs.
+    """
+    return fuse(copy.deepcopy(model).eval(), inplace=True)
 
 
 def check_images(images, image_size: int = DEFAULT_CONFIG.grid_size,

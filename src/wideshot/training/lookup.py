@@ -4,12 +4,14 @@ Shared by reconstruction, fitting (the hybrid starts from the network) and ``wid
 """
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from wideshot.models.inference import fold_batch_norm
 from wideshot.models.shipped import available_models, load_shipped_model, model_files
 from wideshot.training.checkpoint import load_run
 from wideshot.training.distributed import resolve_device
@@ -47,8 +49,10 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
     Returns
     -------
     model : torch.nn.Module
-        Maps images (B, 1, 128, 128) to targets (B, 5). A shipped network is shared between
-        calls (see :func:`~wideshot.models.load_shipped_model`).
+        Maps images (B, 1, 128, 128) to targets (B, 5). A loaded network is for inference
+        only: in eval mode, with its batch norms folded into the convolutions
+        (:func:`~wideshot.models.inference.fold_batch_norm`). A shipped network is shared
+        between calls (see :func:`~wideshot.models.load_shipped_model`).
     description : dict
         ``name`` (architecture), ``options``, and ``shipped`` (name) or ``run`` and
         ``checkpoint``, and ``trained_on`` (the training set) and ``quality`` (the model card's
@@ -69,6 +73,7 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
             raise ValueError(f"{shipped!r} is a shipped model with one set of weights; the "
                              "checkpoint choice applies to run folders only")
         network, card = load_shipped_model(shipped, resolve_device(device))
+        network = _folded(network)
         description = {"shipped": shipped, "name": card["architecture"]["name"],
                        "options": card["architecture"].get("options", {})}
         if "quality" in card:
@@ -87,5 +92,11 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
                                 f"{', '.join(available) or 'none'}) nor a run folder")
     which = which or "best"
     network, config = load_run(run_dir, which=which, device=resolve_device(device))
-    return network, {"run": str(run_dir.resolve()), "checkpoint": which, "name": config.model,
+    return fold_batch_norm(network), {"run": str(run_dir.resolve()), "checkpoint": which, "name": config.model,
                      "options": config.model_options, "trained_on": config.train}
+
+
+@functools.lru_cache(maxsize=8)
+def _folded(network: nn.Module) -> nn.Module:
+    """:func:`fold_batch_norm` of a shared (cached) shipped network, folded once."""
+    return fold_batch_norm(network)
