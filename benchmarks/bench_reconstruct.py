@@ -4,11 +4,12 @@
         [--refine 4] [--files 10000]
 
 All timings in one process (ratios are what to compare on a shared machine):
-- the network (wideshot.models.inference.predict), one view and the default views: batch 1
+- the network (wideshot.models.inference.predict), 1, 4 and the default views: batch 1
   and batch --batch; for a shipped model also with its batch norms left unfolded (as trained;
   wideshot.models.inference.fold_batch_norm is what load_model runs);
-- wideshot.reconstruct: the network plus the quality check (each answer re-simulated on the
-  valid pixels and compared), batch 1 and batch --batch;
+- wideshot.reconstruct: with check=False (the network, its views and their average) and with
+  the quality check (each answer re-simulated on the valid pixels and compared), batch 1 and
+  batch --batch;
 - wideshot.reconstruct(refine=True) on --refine images (the hybrid forward fit);
 - wideshot reconstruct on an .npy stack of --files frames (streamed from a memory map; no
   panels), with the peak memory of the process.
@@ -66,12 +67,18 @@ def main() -> None:
         network, _ = load_model(args.model, device)
         wideshot.reconstruct(images[:8], model=args.model, device=device)  # load and warm up
         rows = {f"network, {views} view{'s' if views > 1 else ''}": network_row(network, views)
-                for views in (1, DEFAULT_VIEWS)}
+                for views in sorted({1, 4, DEFAULT_VIEWS})}
         if args.model in available_models():
             unfolded, _ = load_shipped_model(args.model, device)
             rows[f"network, {DEFAULT_VIEWS} views, batch norm unfolded"] = network_row(
                 unfolded, DEFAULT_VIEWS)
         rows.update({
+            "reconstruct(check=False) (network)": (
+                _per_image(lambda: [wideshot.reconstruct(image, model=args.model, device=device,
+                                                         check=False)
+                                    for image in images[:args.repeats]], args.repeats),
+                _per_image(lambda: wideshot.reconstruct(images, model=args.model, device=device,
+                                                        check=False), args.batch)),
             "reconstruct (network + quality check)": (
                 _per_image(lambda: [wideshot.reconstruct(image, model=args.model, device=device)
                                     for image in images[:args.repeats]], args.repeats),

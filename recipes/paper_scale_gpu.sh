@@ -54,7 +54,8 @@ resume=()
 [ -f "$RUN/last.pt" ] && resume=(--resume)
 # shellcheck disable=SC2086  # OPTIONS holds several words
 wideshot train --train "$DATA/paper-train.h5" --model "$MODEL" $OPTIONS --epochs "$EPOCHS" \
-  --batch-size 64 --lr 5e-4 --augment experiment --device "$DEVICE" --out "$RUN" "${resume[@]}"
+  --batch-size 64 --lr 5e-4 --augment experiment-or-clean --device "$DEVICE" --out "$RUN" \
+  "${resume[@]}"
 for views in 1 8; do
   wideshot evaluate --model "$RUN" --data "$DATA/paper-test.h5" --views $views --quiet \
     --out "$RUN/evaluation-paper-test-views$views"

@@ -240,3 +240,14 @@ def test_shipped_default_model_reads_simulated_particles(images):
                                atol=1e-12)
     _, card = load_shipped_model("default")
     assert card["architecture"]["name"] and card["recipe"]["command"].startswith("wideshot")
+
+
+def test_reconstruct_without_the_quality_check_gives_the_same_answers(run_dir, weights_dir,
+                                                                     images, monkeypatch):
+    monkeypatch.setattr(shipped, "SHIPPED_DIR", weights_dir)
+    checked = wideshot.reconstruct(images, model="tiny")
+    fast = wideshot.reconstruct(images, model="tiny", check=False)
+    np.testing.assert_array_equal(fast["quaternion"], checked["quaternion"])
+    np.testing.assert_array_equal(fast["radius_nm"], checked["radius_nm"])
+    assert np.isnan(fast["misfit"]).all() and not fast["flagged"].any()
+    assert fast["max_misfit"] is None and np.isfinite(checked["misfit"]).all()

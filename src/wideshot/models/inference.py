@@ -35,8 +35,8 @@ from wideshot.physics.symmetry import (
 RANGE_TOLERANCE = 1e-4
 
 #: Views averaged by :func:`predict` unless told otherwise: all eight detector symmetries. On the
-#: clean paper-test set they cut the shipped model's median misorientation and radius error by
-#: about a third to a half (README, "Views"), for eight forward passes.
+#: clean paper-test set they halve the shipped model's median misorientation and radius error
+#: (README, "Network, training and the shipped model"), for eight forward passes.
 DEFAULT_VIEWS = 8
 
 

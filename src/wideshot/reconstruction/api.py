@@ -30,7 +30,7 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
                 device: str | torch.device | None = None, batch_size: int = 256,
                 refine: bool = False, max_misfit: float | None = None, seed: int = 0,
                 starts: int | None = None, iterations: int | None = None,
-                views: int = DEFAULT_VIEWS) -> dict:
+                views: int = DEFAULT_VIEWS, check: bool = True) -> dict:
     """Radius and orientation of the particle in each diffraction image, with a quality check.
 
     The network reads each image; its answer is re-simulated and compared with the image on
@@ -69,6 +69,10 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     views : int
         1, 2, 4 or 8 views of each image whose network answers are averaged (turns and mirrors
         about the beam, exact symmetries; see :func:`wideshot.models.inference.predict`).
+    check : bool
+        Re-simulate each answer and compute its misfit (default). False skips the quality
+        check, which costs about as much as the network (one simulation per image): ``misfit``
+        is NaN and nothing is flagged. A refined answer always has its misfit.
 
     Returns
     -------
@@ -76,9 +80,10 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         ``radius_nm`` : ndarray (B,) float64 — circumradius in nm;
         ``quaternion`` : ndarray (B, 4) float64 — orientation (w, x, y, z), scalar first,
         canonical (in the fundamental domain of the icosahedral group);
-        ``misfit`` : ndarray (B,) — 0 (perfect) to 1 (nothing explained);
+        ``misfit`` : ndarray (B,) — 0 (perfect) to 1 (nothing explained); NaN without
+        ``check``;
         ``flagged`` : ndarray (B,) bool — misfit above ``max_misfit``;
-        ``max_misfit`` : float or None — the threshold used;
+        ``max_misfit`` : float or None — the threshold used (None without ``check``);
         ``refined`` : bool; with ``refine`` also ``network_radius_nm``, ``network_quaternion``
         and ``n_simulations`` (B,);
         ``model`` : str — the shipped name, run folder or network class used.
@@ -115,10 +120,12 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     else:
         quaternion, radius_nm = predict(network, images, device=device, batch_size=batch_size,
                                         views=views)
-        result = {"radius_nm": radius_nm, "quaternion": quaternion,
-                  "misfit": answer_misfit(images, valid, radius_nm, quaternion,
-                                          device=resolve_device(device))}
-    threshold = misfit_threshold(description, refined=refine, override=max_misfit)
+        misfit = (answer_misfit(images, valid, radius_nm, quaternion,
+                                device=resolve_device(device)) if check
+                  else np.full(len(images), np.nan))
+        result = {"radius_nm": radius_nm, "quaternion": quaternion, "misfit": misfit}
+    threshold = (misfit_threshold(description, refined=refine, override=max_misfit)
+                 if check or refine else None)
     result.update(flagged=(result["misfit"] > threshold if threshold is not None
                            else np.zeros(len(images), dtype=bool)),
                   max_misfit=threshold, refined=refine, model=name)
