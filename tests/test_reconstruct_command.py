@@ -235,6 +235,24 @@ def test_max_misfit_sets_what_is_flagged(good_folder, tmp_path, capsys):
     assert "max_misfit must be in [0, 1]" in message
 
 
+def test_no_check_answers_alike_without_misfits(good_folder, tmp_path, capsys):
+    checked, fast = tmp_path / "checked", tmp_path / "fast"
+    for out, extra in ((checked, []), (fast, ["--no-check"])):
+        assert main(["reconstruct", str(good_folder), "--out", str(out), "--quiet",
+                     "--panels", "0", "--max-misfit", "0", *extra]) == 0
+    checked_rows, fast_rows = read_rows(checked), read_rows(fast)
+    assert [row["status"] for row in checked_rows] == ["flagged"] * 3
+    assert [(row["status"], row["misfit"], row["reason"]) for row in fast_rows] == \
+        [("ok", "", "")] * 3  # nothing re-simulated, so nothing to flag
+    for one, other in zip(checked_rows, fast_rows):
+        assert [one[key] for key in ("radius_nm", "w", "x", "y", "z")] == \
+            [other[key] for key in ("radius_nm", "w", "x", "y", "z")]
+    assert "NaN" not in (fast / "reconstruction.json").read_text()  # strict JSON
+    summary = read_json(fast)["summary"]
+    assert (summary["check"], summary["max_misfit"], summary["ok"]) == (False, None, 3)
+    assert read_json(checked)["summary"]["check"] is True
+
+
 def test_usage_errors_exit_2(good_folder, tmp_path, capsys):
     message = run_failing(["reconstruct", str(good_folder), "--out", str(tmp_path / "a"),
                            "--quiet", "--model", "no-such-model"], capsys)

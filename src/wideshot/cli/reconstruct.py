@@ -15,6 +15,7 @@ Every answer is re-simulated and compared with its frame on the valid pixels: th
 fraction of the frame's variance the answer leaves unexplained (0 = perfect). Above the
 threshold calibrated for the model (--max-misfit to override) the frame is "flagged": not
 explained by an icosahedron (another shape, two particles, no particle), so do not trust it.
+--no-check skips this re-simulation where only the rate matters (misfit left empty).
 --refine improves each answer by forward fitting from the network's answer (hybrid, ~2-5 s
 per frame on a CPU) and uses the threshold for refined answers.
 
@@ -87,6 +88,10 @@ def add_parser(subparsers) -> None:
                            help="shipped model name or run folder (default: default)")
     answering.add_argument("--refine", action="store_true",
                            help="refine each answer by forward fitting (slower, more accurate)")
+    answering.add_argument("--no-check", action="store_true",
+                           help="skip the quality check: answers are not re-simulated (about "
+                                "twice the frames/s), misfit is left empty and nothing is "
+                                "flagged; ignored with --refine")
     answering.add_argument("--batch-size", type=int, default=64, metavar="N",
                            help="frames per network batch (default 64)")
     parser.set_defaults(run=run_command)
@@ -97,7 +102,8 @@ def run_command(args: argparse.Namespace) -> int:
 
     summary = reconstruct_files(args.inputs, args.out, model=args.model,
                                 method="hybrid" if args.refine else "network",
-                                batch_size=args.batch_size, **file_options(args))
+                                batch_size=args.batch_size, check=not args.no_check,
+                                **file_options(args))
     return report(summary, args.quiet)
 
 

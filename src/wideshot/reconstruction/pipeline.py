@@ -115,7 +115,8 @@ def _answer_rows(frames: list[Frame], result: dict) -> list[dict]:
                      "status": "flagged" if flagged else "ok",
                      "radius_nm": round(float(result["radius_nm"][index]), 4),
                      "w": w, "x": x, "y": y, "z": z,
-                     "misfit": round(float(result["misfit"][index]), 6),
+                     "misfit": (None if np.isnan(result["misfit"][index])  # not checked
+                                else round(float(result["misfit"][index]), 6)),
                      "reason": (f"misfit {result['misfit'][index]:.3f} > "
                                 f"{result['max_misfit']:.3f}: not explained by an icosahedron"
                                 if flagged else None)})
@@ -141,7 +142,7 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                       model=DEFAULT_MODEL, device=None, method: str = "network",
                       starts: int | None = None, iterations: int | None = None, seed: int = 0,
                       max_misfit: float | None = None, batch_size: int = 64, panels: int = 16,
-                      views: int = DEFAULT_VIEWS, resume: bool = False,
+                      views: int = DEFAULT_VIEWS, check: bool = True, resume: bool = False,
                       progress: bool = True) -> dict:
     """Reconstruct every frame of files and folders into ``out_dir``.
 
@@ -154,8 +155,10 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         ``panels/`` (Figure 5 per image: input | particle | re-simulation).
     dataset, mask, geometry, intensity
         How to read and prepare frames; see :func:`~wideshot.reconstruction.iter_frames`.
-    model, device, max_misfit, views
-        How to answer; see :func:`~wideshot.reconstruction.reconstruct`.
+    model, device, max_misfit, views, check
+        How to answer; see :func:`~wideshot.reconstruction.reconstruct`. Without ``check``
+        the network's answers are not re-simulated: their misfit is left empty and none is
+        flagged (the forward-fitting methods always have a misfit).
     method : {"network", "hybrid", "mcs"}
         The network alone, the network refined by forward fitting, or the Monte-Carlo simplex
         forward fit (:func:`wideshot.fit`; no network).
@@ -195,7 +198,9 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         network, description = None, _description_or_nothing(model, device)
     else:
         network, description = load_model(model, device)
-    threshold = misfit_threshold(description, refined=method != "network", override=max_misfit)
+    check = check or method != "network"
+    threshold = (misfit_threshold(description, refined=method != "network", override=max_misfit)
+                 if check else None)
     model_name = description.get("shipped") or description.get("run") or description.get("name")
 
     def answer(images: np.ndarray, valid: np.ndarray) -> dict:
@@ -207,7 +212,7 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
             return {**result, "flagged": flagged, "max_misfit": threshold}
         return reconstruct(images, valid=valid, model=network, device=device,
                            refine=method == "hybrid", max_misfit=threshold, seed=seed,
-                           starts=starts, iterations=iterations, views=views)
+                           starts=starts, iterations=iterations, views=views, check=check)
     started = time.perf_counter()
     panels_written = 0
     with _Writers(out_dir) as writers, tqdm(total=count_frames(paths, dataset=dataset),
@@ -258,7 +263,7 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                    "frames_per_s": round(writers.rows_written / seconds, 2) if seconds else None,
                    "max_misfit": threshold, "method": method,
                    "model": None if method == "mcs" else model_name,
-                   "views": None if method == "mcs" else views,
+                   "views": None if method == "mcs" else views, "check": check,
                    "csv": str(out_dir / RESULTS_CSV), "json": str(out_dir / RESULTS_JSON),
                    "panels": panels_written}
         writers.close(summary)
