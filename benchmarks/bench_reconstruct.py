@@ -57,34 +57,27 @@ def main() -> None:
     images = wideshot.simulate(rng.uniform(30, 160, args.batch),
                                random_quaternions(args.batch, rng))
 
-    def network_row(network, views: int) -> tuple[float, float]:
-        return (_per_image(lambda: [predict(network, image[None], views=views)
-                                    for image in images[:args.repeats]], args.repeats),
-                _per_image(lambda: predict(network, images, views=views), args.batch))
+    def timed(answer) -> tuple[float, float]:
+        """Seconds per image of ``answer(images)``: one image per call, and one batch."""
+        return (_per_image(lambda: [answer(image[None]) for image in images[:args.repeats]],
+                           args.repeats),
+                _per_image(lambda: answer(images), args.batch))
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     for device in devices:
         network, _ = load_model(args.model, device)
         wideshot.reconstruct(images[:8], model=args.model, device=device)  # load and warm up
-        rows = {f"network, {views} view{'s' if views > 1 else ''}": network_row(network, views)
+        rows = {f"network, {views} view{'s' if views > 1 else ''}":
+                timed(lambda batch, views=views: predict(network, batch, views=views))
                 for views in sorted({1, 4, DEFAULT_VIEWS})}
         if args.model in available_models():
             unfolded, _ = load_shipped_model(args.model, device)
-            rows[f"network, {DEFAULT_VIEWS} views, batch norm unfolded"] = network_row(
-                unfolded, DEFAULT_VIEWS)
-        rows.update({
-            "reconstruct(check=False) (network)": (
-                _per_image(lambda: [wideshot.reconstruct(image, model=args.model, device=device,
-                                                         check=False)
-                                    for image in images[:args.repeats]], args.repeats),
-                _per_image(lambda: wideshot.reconstruct(images, model=args.model, device=device,
-                                                        check=False), args.batch)),
-            "reconstruct (network + quality check)": (
-                _per_image(lambda: [wideshot.reconstruct(image, model=args.model, device=device)
-                                    for image in images[:args.repeats]], args.repeats),
-                _per_image(lambda: wideshot.reconstruct(images, model=args.model,
-                                                        device=device), args.batch)),
-        })
+            rows[f"network, {DEFAULT_VIEWS} views, batch norm unfolded"] = timed(
+                lambda batch: predict(unfolded, batch, views=DEFAULT_VIEWS))
+        for name, check in (("reconstruct(check=False) (network)", False),
+                            ("reconstruct (network + quality check)", True)):
+            rows[name] = timed(lambda batch, check=check: wideshot.reconstruct(
+                batch, model=args.model, device=device, check=check))
         print(f"{device}, {args.threads} threads:")
         for name, (single, batched) in rows.items():
             print(f"  {name:40s} batch 1: {1e3 * single:7.2f} ms/image; batch {args.batch}: "

@@ -111,6 +111,7 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     images = check_images(images[None] if images.ndim == 2 else images).numpy()
     valid = check_valid(valid, images.shape)
     network, description = load_model(model, device)
+    check = check or refine  # a refined answer comes with its misfit
     name = description.get("shipped") or description.get("run") or description["name"]
     if refine:
         result = fit(images, valid=valid, method="hybrid", model=network, seed=seed,
@@ -125,7 +126,7 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
                   else np.full(len(images), np.nan))
         result = {"radius_nm": radius_nm, "quaternion": quaternion, "misfit": misfit}
     threshold = (misfit_threshold(description, refined=refine, override=max_misfit)
-                 if check or refine else None)
+                 if check else None)
     result.update(flagged=(result["misfit"] > threshold if threshold is not None
                            else np.zeros(len(images), dtype=bool)),
                   max_misfit=threshold, refined=refine, model=name)

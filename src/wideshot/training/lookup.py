@@ -92,8 +92,9 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
                                 f"{', '.join(available) or 'none'}) nor a run folder")
     which = which or "best"
     network, config = load_run(run_dir, which=which, device=resolve_device(device))
-    return fold_batch_norm(network), {"run": str(run_dir.resolve()), "checkpoint": which, "name": config.model,
-                     "options": config.model_options, "trained_on": config.train}
+    description = {"run": str(run_dir.resolve()), "checkpoint": which, "name": config.model,
+                   "options": config.model_options, "trained_on": config.train}
+    return fold_batch_norm(network), description
 
 
 @functools.lru_cache(maxsize=8)
