@@ -32,7 +32,8 @@ from wideshot.physics import (
     intensity_grid_units,
     log_intensity,
 )
-from wideshot.physics.forward import PreparedPixels, icosahedron_amplitude
+from wideshot.physics.forward import PreparedPixels
+from wideshot.physics.particle import icosahedron_amplitude
 from wideshot.physics.material import resolve_material
 
 #: Radii (nm) the fit may visit; a simplex vertex outside costs nothing and scores +inf.

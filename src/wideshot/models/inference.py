@@ -23,7 +23,7 @@ from torch import nn
 from torch.fx.experimental.optimization import fuse
 
 from wideshot.config import DEFAULT_CONFIG
-from wideshot.geometry.icosahedral_group import mean_orientation
+from wideshot.geometry import mean_orientation
 from wideshot.models.targets import targets_to_labels
 from wideshot.physics.symmetry import (
     VIEW_SETS,
@@ -193,7 +193,7 @@ def predict(model: nn.Module, images, device: str | torch.device | None = None,
         1, 2, 4 or 8: the network also sees the image turned and mirrored about the beam
         (exact symmetries of the detector, :data:`wideshot.physics.symmetry.VIEW_SETS`); each
         view's answer is mapped back to the original frame and the answers are averaged
-        (:func:`~wideshot.geometry.icosahedral_group.mean_orientation`, mean radius). Costs
+        (:func:`~wideshot.geometry.mean_orientation`, mean radius). Costs
         ``views`` forward passes. 1 is the network alone, as in the paper.
 
     Returns

@@ -3,7 +3,7 @@
 Objects of the experiment (after Condor): a :class:`~wideshot.physics.material.Absorption` or
 :class:`~wideshot.physics.material.RefractiveIndex` material, a detector
 (:class:`KGridDetector`, :class:`FlatDetector`), and the propagation (exact analytic MSFT for
-icosahedra, slice-wise MSFT for arbitrary densities).
+every shape family, slice-wise MSFT for arbitrary densities).
 """
 from wideshot.physics.detector import (
     FlatDetector,
@@ -14,7 +14,6 @@ from wideshot.physics.detector import (
 from wideshot.physics.forward import (
     density_far_field,
     far_field,
-    icosahedron_amplitude,
     simulate,
     simulate_density,
     validate_radius,
@@ -25,6 +24,12 @@ from wideshot.physics.image import (
     scale_per_image,
     spec_image,
 )
+from wideshot.physics.particle import (
+    icosahedron_amplitude,
+    particle_amplitude,
+    polyhedron_amplitude,
+)
+from wideshot.physics.sphere_msft import sphere_amplitude
 from wideshot.physics.material import (
     SILVER_91EV,
     Absorption,
@@ -35,6 +40,7 @@ from wideshot.physics.material import (
 __all__ = [
     "SILVER_91EV", "Absorption", "FlatDetector", "KGridDetector", "RefractiveIndex",
     "default_detector", "density_far_field", "far_field", "icosahedron_amplitude",
-    "intensity_grid_units", "log_intensity", "momentum_transfer", "resolve_material",
+    "intensity_grid_units", "log_intensity", "momentum_transfer", "particle_amplitude",
+    "polyhedron_amplitude", "resolve_material", "sphere_amplitude",
     "scale_per_image", "simulate", "simulate_density", "spec_image", "validate_radius",
 ]

@@ -1,9 +1,9 @@
 """The forward model: particle parameters (or a density) in, far fields and SPEC images out.
 
-``far_field``/``simulate`` use the exact analytic MSFT of the icosahedron
-(:mod:`~wideshot.physics.polyhedron_msft`); ``density_far_field``/``simulate_density`` the
-slice-wise MSFT of an arbitrary voxel density (:mod:`~wideshot.physics.density_msft`).
-The torch entry point :func:`icosahedron_amplitude` runs unchanged on CPU and CUDA.
+``far_field``/``simulate`` use the exact MSFT of every shape family
+(:mod:`~wideshot.physics.particle`); ``density_far_field``/``simulate_density`` the slice-wise
+MSFT of an arbitrary voxel density (:mod:`~wideshot.physics.density_msft`). The torch entry
+point :func:`~wideshot.physics.particle.particle_amplitude` runs unchanged on CPU and CUDA.
 """
 from __future__ import annotations
 
@@ -13,26 +13,15 @@ import numpy as np
 import torch
 
 from wideshot.config import DEFAULT_CONFIG, SimulationConfig
-from wideshot.geometry import (
-    icosahedron_faces,
-    icosahedron_vertices,
-    quaternion_to_matrix,
-    validate_quaternions,
-)
+from wideshot.geometry import validate_quaternions
+from wideshot.geometry.shapes import DEFAULT_SHAPE, shape_batch
 from wideshot.physics.density_msft import density_amplitude, validate_density
 from wideshot.physics.detector import KGridDetector
 from wideshot.physics.image import spec_image
 from wideshot.physics.material import Absorption, RefractiveIndex, resolve_material
-from wideshot.physics.polyhedron_msft import slab_amplitude, slab_triangles
-from wideshot.physics.slab_kernel_cpu import slab_amplitude_cpu
+from wideshot.physics.particle import particle_amplitude
 
 PRECISIONS = {"single": torch.float32, "double": torch.float64}
-
-#: Kernels that sum the MSFT (see :func:`polyhedron_amplitude`).
-KERNELS = ("auto", "torch", "fused")
-
-_UNIT_VERTICES = torch.from_numpy(icosahedron_vertices(1.0))
-_FACES = torch.from_numpy(icosahedron_faces().astype(np.int64))
 
 
 def validate_radius(radius_nm, name: str = "radius_nm") -> np.ndarray:
@@ -77,91 +66,6 @@ def _broadcast_parameters(radius_nm, quaternion) -> tuple[np.ndarray, np.ndarray
     return radius, quats
 
 
-def _icosahedron_vertices(radius_nm: torch.Tensor, quaternion: torch.Tensor,
-                          device: torch.device) -> torch.Tensor:
-    """Vertices (B, 12, 3) in the laboratory frame (nm), float64."""
-    rotation = quaternion_to_matrix(quaternion.to(device=device, dtype=torch.float64))
-    return (radius_nm.to(device=device, dtype=torch.float64)[:, None, None]
-            * _UNIT_VERTICES.to(device)[None] @ rotation.transpose(-1, -2))
-
-
-def icosahedron_amplitude(radius_nm: torch.Tensor, quaternion: torch.Tensor, q: torch.Tensor,
-                          attenuation: complex, kernel: str = "torch") -> torch.Tensor:
-    """Far-field amplitude of icosahedra at arbitrary momentum transfers (any device).
-
-    With the default torch kernel it is differentiable with respect to ``radius_nm`` and
-    ``quaternion``; ``kernel="auto"`` takes the faster fused kernel on a CPU (same values).
-
-    Parameters
-    ----------
-    radius_nm : tensor (B,)
-        Circumradii (nm).
-    quaternion : tensor (B, 4)
-        Unit quaternions (w, x, y, z), active.
-    q : tensor (P, 3)
-        Momentum transfers (nm⁻¹) on the Ewald sphere; its dtype (float32/float64) sets the
-        precision of the evaluation (geometry is always prepared in float64).
-    attenuation : complex
-        γ in nm⁻¹ (:meth:`Absorption.attenuation`, :meth:`RefractiveIndex.attenuation`).
-    kernel : {"torch", "fused", "auto"}
-        See :func:`polyhedron_amplitude`.
-
-    Returns
-    -------
-    tensor (B, P) complex
-        A(q) in nm³.
-    """
-    vertices = _icosahedron_vertices(radius_nm, quaternion, q.device)
-    return polyhedron_amplitude(vertices, _FACES, q, attenuation, kernel)
-
-
-def polyhedron_amplitude(vertices: torch.Tensor, faces: torch.Tensor, q: torch.Tensor,
-                         attenuation: complex, kernel: str = "auto") -> torch.Tensor:
-    """Far-field amplitudes (B, P) of any convex polyhedra, on q's device.
-
-    The exact MSFT of :mod:`~wideshot.physics.polyhedron_msft`, summed by one of two kernels
-    with the same values: "torch" (any device, differentiable) or "fused" (numba, float64,
-    CPU only, several times faster there); "auto" takes the fused one on a CPU.
-
-    Parameters
-    ----------
-    vertices : tensor (B, V, 3) float64
-        Vertices in the laboratory frame (nm).
-    faces : tensor (F, 3) int64
-        Triangles, counter-clockwise seen from outside (e.g. from scipy.spatial.ConvexHull,
-        oriented outwards).
-    q : tensor (P, 3)
-        Momentum transfers (nm⁻¹); see :func:`icosahedron_amplitude` for the dtype.
-    attenuation : complex
-        γ in nm⁻¹.
-    kernel : {"auto", "torch", "fused"}
-    """
-    if kernel not in KERNELS:
-        raise ValueError(f"kernel must be one of {list(KERNELS)}, got {kernel!r}")
-    if kernel == "auto":
-        kernel = "fused" if q.device.type == "cpu" else "torch"
-    if kernel == "fused" and q.device.type != "cpu":
-        raise ValueError("the fused kernel runs on the CPU only")
-    vertices = vertices.to(device=q.device, dtype=torch.float64)
-    corners, weights = slab_triangles(vertices, torch.as_tensor(faces, device=q.device))
-    if kernel == "fused":
-        amplitude = torch.from_numpy(slab_amplitude_cpu(corners.numpy(), weights.numpy(),
-                                                        q.double().numpy(), attenuation))
-    else:
-        amplitude = slab_amplitude(corners.to(q.dtype), weights.to(q.dtype), q, attenuation)
-    return _born_forward_limit(amplitude, vertices, q, attenuation, faces)
-
-
-def _born_forward_limit(amplitude: torch.Tensor, vertices: torch.Tensor, q: torch.Tensor,
-                        attenuation: complex, faces: torch.Tensor) -> torch.Tensor:
-    """Without absorption, A(0) = V, where (S_in − S_out)/(i q_z) is 0/0."""
-    if attenuation != 0:
-        return amplitude
-    forward = q.abs().amax(dim=-1) == 0
-    volume = _polyhedron_volume(vertices, faces).to(amplitude.dtype)
-    return torch.where(forward[None], volume[:, None], amplitude)
-
-
 @dataclass(frozen=True)
 class PreparedPixels:
     """Momentum transfers of some pixels, ready for :func:`icosahedron_amplitude` (prepare once).
@@ -193,18 +97,13 @@ class PreparedPixels:
         return cls(torch.as_tensor(q, dtype=q_dtype, device=device), attenuation, result_dtype)
 
 
-def _polyhedron_volume(vertices: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
-    """Volume (B,) of closed triangulated polyhedra (B, V, 3) with outward-ordered faces."""
-    tris = vertices[:, torch.as_tensor(faces, device=vertices.device)]
-    return torch.einsum("bfi,bfi->b", tris[:, :, 0], torch.linalg.cross(tris[:, :, 1], tris[:, :, 2])) / 6
-
-
-def far_field(radius_nm, quaternion, *, attenuation_length_nm: float | None = None,
+def far_field(radius_nm, quaternion, *, shape=DEFAULT_SHAPE, shape_parameter=None,
+              attenuation_length_nm: float | None = None,
               refractive_index: complex | None = None,
               material: Absorption | RefractiveIndex | None = None,
               detector=None, config: SimulationConfig = DEFAULT_CONFIG,
               precision: str = "single", device=None, batch_size: int = 256) -> np.ndarray:
-    """Complex far field of icosahedra on a detector (SPEC forward model, exact MSFT).
+    """Complex far field of particles on a detector (SPEC forward model, exact MSFT).
 
     Parameters
     ----------
@@ -212,6 +111,11 @@ def far_field(radius_nm, quaternion, *, attenuation_length_nm: float | None = No
         Circumradius R (nm), > 0.
     quaternion : array (4,) or (B, 4)
         Orientation (w, x, y, z), scalar first, active; normalised if slightly non-unit.
+    shape : str or sequence of B str
+        Shape family of all particles or of each (:data:`~wideshot.geometry.SHAPE_NAMES`).
+    shape_parameter : None, float or array (B,)
+        The family's parameter (its range in :data:`~wideshot.geometry.SHAPE_FAMILIES`); None
+        or NaN for a family without one.
     attenuation_length_nm, refractive_index, material
         At most one: ℓ of the absorption-only model (default SPEC's 12.5 nm; ``math.inf`` = Born
         limit), a complex index n for the refractive model, or a material object.
@@ -233,6 +137,7 @@ def far_field(radius_nm, quaternion, *, attenuation_length_nm: float | None = No
         A in nm³; 0 where no field arrives.
     """
     radius, quats = _broadcast_parameters(radius_nm, quaternion)
+    names, parameters = shape_batch(shape, shape_parameter, len(radius))
     chosen = resolve_material(attenuation_length_nm, refractive_index, material, config)
     detector = detector or KGridDetector(config)
     illuminated = detector.illuminated
@@ -245,14 +150,16 @@ def far_field(radius_nm, quaternion, *, attenuation_length_nm: float | None = No
     with torch.no_grad():
         for start in range(0, len(radius), batch_size):
             stop = start + batch_size
-            amplitude = icosahedron_amplitude(radius_t[start:stop], quats_t[start:stop], q,
-                                              attenuation, kernel="auto")
+            amplitude = particle_amplitude(radius_t[start:stop], quats_t[start:stop], q,
+                                           attenuation, names[start:stop],
+                                           parameters[start:stop], kernel="auto")
             out[start:stop, illuminated] = amplitude.cpu().numpy()
     return out
 
 
-def simulate(radius_nm, quaternion, **options) -> np.ndarray:
-    """SPEC images of icosahedra: log(|A|²/v₀² + 100), scaled per image to [0, 1].
+def simulate(radius_nm, quaternion, shape=DEFAULT_SHAPE, shape_parameter=None,
+             **options) -> np.ndarray:
+    """SPEC images of particles: log(|A|²/v₀² + 100), scaled per image to [0, 1].
 
     Parameters
     ----------
@@ -260,6 +167,8 @@ def simulate(radius_nm, quaternion, **options) -> np.ndarray:
         Circumradius R in nm (training range 30–160 nm).
     quaternion : array (4,) or (B, 4)
         Orientation (w, x, y, z), scalar first, active.
+    shape, shape_parameter
+        Shape family (one, or one per particle) and its parameter; see :func:`far_field`.
     **options
         Passed to :func:`far_field` (material, detector, precision, device, ...).
 
@@ -273,9 +182,12 @@ def simulate(radius_nm, quaternion, **options) -> np.ndarray:
     >>> import wideshot
     >>> wideshot.simulate(120.0, [1, 0, 0, 0]).shape
     (1, 128, 128)
+    >>> wideshot.simulate(80.0, [1, 0, 0, 0], shape="decahedron", shape_parameter=0.8).shape
+    (1, 128, 128)
     """
     config = options.get("config", DEFAULT_CONFIG)
-    return spec_image(far_field(radius_nm, quaternion, **options), config)
+    return spec_image(far_field(radius_nm, quaternion, shape=shape,
+                                shape_parameter=shape_parameter, **options), config)
 
 
 def density_far_field(density, voxel_nm: float, *, attenuation_length_nm: float | None = None,

@@ -78,15 +78,16 @@ def _take_faces(values: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return values.gather(1, expanded)
 
 
-def slab_triangles(vertices: torch.Tensor, faces: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def slab_triangles(tris: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Triangles and weights whose exponential integrals sum to S_in − S_out.
 
     Parameters
     ----------
-    vertices : tensor (B, V, 3), float64
-        Vertex positions in the laboratory frame (nm) of B convex polyhedra.
-    faces : tensor (F, 3), int64
-        Triangular faces, counter-clockwise seen from outside.
+    tris : tensor (B, F, 3, 3), float64
+        The surface triangles of B convex polyhedra in the laboratory frame (nm): corner
+        (x, y, z) of every face, counter-clockwise seen from outside. Polyhedra with fewer
+        faces are padded with degenerate triangles (three equal corners), which contribute
+        nothing.
 
     Returns
     -------
@@ -97,10 +98,9 @@ def slab_triangles(vertices: torch.Tensor, faces: torch.Tensor) -> tuple[torch.T
         +2·(projected area) for entrance triangles, −2·(projected area) for exit cells (nm²);
         0 for padding.
     """
-    batch = vertices.shape[0]
-    tris = vertices[:, faces]                                           # (B, F, 3, 3)
+    batch = tris.shape[0]
     normals = torch.linalg.cross(tris[:, :, 1] - tris[:, :, 0], tris[:, :, 2] - tris[:, :, 0])
-    size = vertices.norm(dim=-1).amax(dim=-1)                           # (B,)
+    size = tris.norm(dim=-1).flatten(1).amax(dim=-1)                    # (B,)
     tol = size * _GEOMETRY_TOLERANCE
     flat = normals[..., 2].abs() <= (normals.norm(dim=-1) * 1e-12)
     entrance = (normals[..., 2] < 0) & ~flat                             # (B, F)

@@ -27,7 +27,7 @@ from wideshot.physics import (
     scale_per_image,
     simulate,
 )
-from wideshot.physics.forward import polyhedron_amplitude
+from wideshot.physics.particle import polyhedron_amplitude
 
 #: Share of in-distribution images allowed above the threshold.
 FLAG_QUANTILE = 0.99
