@@ -31,7 +31,7 @@ def test_generate_writes_the_data_set(generated, capsys):
         assert file["images"].shape == (6, 128, 128)
         assert int(file["split"][:].sum()) == 3
         assert file.attrs["seed"] == 4 and file.attrs["complete"]
-        np.testing.assert_array_equal(file["radius_nm"][:], sample_parameters(4, np.arange(6))[0])
+        np.testing.assert_array_equal(file["radius_nm"][:], sample_parameters(4, np.arange(6))["radius_nm"])
     # The same command again finds the file complete and keeps it.
     before = generated.stat().st_mtime_ns
     assert main(["generate", "--n", "6", "--seed", "4", "--validation-fraction", "0.5",

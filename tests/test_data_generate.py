@@ -27,7 +27,8 @@ from wideshot.data.generate import (
     shard_directory,
     split_labels,
 )
-from wideshot.geometry import canonical
+from wideshot.data.hdf5 import read_labels
+from wideshot.geometry import SHAPE_NAMES, canonical, shape_family
 from wideshot.physics import Absorption
 
 PLAN = GenerationPlan(n_samples=10, seed=5, shard_size=4, validation_fraction=0.2)
@@ -73,19 +74,20 @@ def count_shards(monkeypatch, interrupt_at: int | None = None) -> list[int]:
 
 
 def test_samples_depend_only_on_seed_and_index():
-    radius, quaternion = sample_parameters(3, np.arange(20))
-    again_radius, again_quaternion = sample_parameters(3, np.arange(20))
-    np.testing.assert_array_equal(radius, again_radius)
-    np.testing.assert_array_equal(quaternion, again_quaternion)
-    subset_radius, subset_quaternion = sample_parameters(3, [17, 2, 9])
-    np.testing.assert_array_equal(subset_radius, radius[[17, 2, 9]])
-    np.testing.assert_array_equal(subset_quaternion, quaternion[[17, 2, 9]])
-    other_radius, _ = sample_parameters(4, np.arange(20))
-    assert not np.any(other_radius == radius)
+    for shapes in (("icosahedron",), SHAPE_NAMES):
+        labels = sample_parameters(3, np.arange(20), shapes=shapes)
+        again = sample_parameters(3, np.arange(20), shapes=shapes)
+        subset = sample_parameters(3, [17, 2, 9], shapes=shapes)
+        for name in labels:
+            np.testing.assert_array_equal(labels[name], again[name])
+            np.testing.assert_array_equal(subset[name], labels[name][[17, 2, 9]])
+        other = sample_parameters(4, np.arange(20), shapes=shapes)
+        assert not np.any(other["radius_nm"] == labels["radius_nm"])
 
 
 def test_sample_distribution_radius_uniform_and_rotations_uniform():
-    radius, quaternion = sample_parameters(11, np.arange(4000))
+    labels = sample_parameters(11, np.arange(4000))
+    radius, quaternion = labels["radius_nm"], labels["quaternion"]
     low, high = RADIUS_RANGE_NM
     assert np.all((radius >= low) & (radius <= high))
     assert kstest(radius, "uniform", args=(low, high - low)).pvalue > 1e-3
@@ -114,9 +116,83 @@ def test_presets_are_the_papers_data_sets():
     assert (train.n_samples, train.validation_fraction) == (25_058, 0.2)
     assert (test.n_samples, test.validation_fraction) == (5_000, 0.0)
     assert train.seed != test.seed
-    assert set(PRESETS) == {"paper-train", "paper-test"}
+    assert train.shapes == test.shapes == ("icosahedron",)
+    assert set(PRESETS) == {"paper-train", "paper-test", "shapes-train", "shapes-test"}
     with pytest.raises(ValueError, match="paper-train"):
         GenerationPlan.from_preset("paper")
+
+
+def test_shape_presets_mix_every_family_equally():
+    train = GenerationPlan.from_preset("shapes-train")
+    test = GenerationPlan.from_preset("shapes-test")
+    assert train.n_samples >= 50_000 and test.n_samples == 10_000
+    assert train.seed != test.seed and train.validation_fraction == 0.2
+    assert train.shapes == test.shapes == SHAPE_NAMES
+    assert train.shape_weights == pytest.approx([0.2] * 5)
+    labels = sample_parameters(test.seed, np.arange(5000), shapes=test.shapes)
+    counts = np.bincount(labels["shape"], minlength=5)
+    assert np.all(np.abs(counts - 1000) < 4 * np.sqrt(1000 * 0.8))
+
+
+def test_mixed_samples_are_canonical_in_their_own_family_with_parameters_in_range():
+    labels = sample_parameters(5, np.arange(3000), shapes=SHAPE_NAMES[1:],
+                               shape_weights=[1, 2, 0, 1], radius_range_nm=(20, 250))
+    assert set(np.unique(labels["shape"])) == {1, 2, 4}  # weight 0: no twinned tetrahedra
+    assert labels["radius_nm"].min() >= 20 and labels["radius_nm"].max() <= 250
+    for code in (1, 2, 4):
+        family = shape_family(SHAPE_NAMES[code])
+        rows = labels["shape"] == code
+        quaternion = labels["quaternion"][rows]
+        np.testing.assert_allclose(family.group.canonical(quaternion), quaternion, atol=1e-12)
+        parameters = labels["shape_parameter"][rows]
+        if family.has_parameter:
+            low, high = family.parameter_range
+            assert np.all((parameters >= low) & (parameters <= high))
+            assert kstest(parameters, "uniform", args=(low, high - low)).pvalue > 1e-3
+        else:
+            assert np.all(np.isnan(parameters))
+    sphere = labels["quaternion"][labels["shape"] == 4]
+    np.testing.assert_allclose(sphere, np.tile([1.0, 0, 0, 0], (len(sphere), 1)), atol=1e-15)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"shapes": ("cylinder",)}, "unknown shape family 'cylinder'"),
+    ({"shapes": ("sphere", "sphere")}, "each family once"),
+    ({"shapes": ("sphere", "decahedron"), "shape_weights": (1.0,)}, "2 non-negative"),
+    ({"shapes": ("sphere", "decahedron"), "shape_weights": (-1.0, 2.0)}, "non-negative"),
+    ({"radius_range_nm": (50, 40)}, "0 < low < high"),
+])
+def test_invalid_shape_settings_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        GenerationPlan(n_samples=4, seed=0, **options)
+
+
+def test_mixed_data_set_stores_names_and_reads_back_by_name(tmp_path):
+    plan = GenerationPlan(n_samples=6, seed=2, shapes=SHAPE_NAMES, shard_size=3)
+    path = generate_dataset(tmp_path / "mixed.h5", plan, workers=1, progress=False)
+    with h5py.File(path, "r") as file:
+        assert list(file["shape"].attrs["shape_names"]) == list(SHAPE_NAMES)
+        labels = read_labels(file)
+    expected = sample_parameters(2, np.arange(6), shapes=SHAPE_NAMES)
+    for name in expected:
+        np.testing.assert_array_equal(labels[name], expected[name])
+    images = wideshot.simulate(labels["radius_nm"], labels["quaternion"],
+                               shape=[SHAPE_NAMES[code] for code in labels["shape"]],
+                               shape_parameter=labels["shape_parameter"])
+    np.testing.assert_allclose(read_all(path)["images"], images, atol=1e-6)
+
+
+def test_files_without_shapes_read_as_icosahedra(tmp_path):
+    path = tmp_path / "old.h5"
+    with h5py.File(path, "w") as file:  # the layout before shape families
+        file["images"] = np.zeros((2, 128, 128), np.float32)
+        file["radius_nm"] = [40.0, 50.0]
+        file["quaternion"] = np.tile([1.0, 0, 0, 0], (2, 1))
+        file.attrs["complete"] = True
+    with h5py.File(path, "r") as file:
+        labels = read_labels(file)
+    assert [SHAPE_NAMES[code] for code in labels["shape"]] == ["icosahedron"] * 2
+    assert np.all(np.isnan(labels["shape_parameter"]))
 
 
 @pytest.mark.parametrize("options, message", [
@@ -152,9 +228,9 @@ def test_file_layout_and_attributes(reference_file):
 
 def test_stored_samples_are_simulations_of_their_canonical_labels(reference_file):
     stored = read_all(reference_file)
-    radius, quaternion = sample_parameters(PLAN.seed, np.arange(PLAN.n_samples))
-    np.testing.assert_array_equal(stored["radius_nm"], radius)
-    np.testing.assert_array_equal(stored["quaternion"], quaternion)
+    labels = sample_parameters(PLAN.seed, np.arange(PLAN.n_samples))
+    np.testing.assert_array_equal(stored["radius_nm"], labels["radius_nm"])
+    np.testing.assert_array_equal(stored["quaternion"], labels["quaternion"])
     np.testing.assert_allclose(canonical(stored["quaternion"]), stored["quaternion"], atol=1e-12)
     np.testing.assert_allclose(stored["images"][[0, 7]],
                                wideshot.simulate(stored["radius_nm"][[0, 7]],
@@ -164,10 +240,10 @@ def test_stored_samples_are_simulations_of_their_canonical_labels(reference_file
 
 def test_any_subset_regenerates_alone(reference_file):
     stored = read_all(reference_file)
-    images, radius, quaternion = generate_samples(PLAN, [9, 2])
+    images, labels = generate_samples(PLAN, [9, 2])
     np.testing.assert_array_equal(images, stored["images"][[9, 2]])
-    np.testing.assert_array_equal(radius, stored["radius_nm"][[9, 2]])
-    np.testing.assert_array_equal(quaternion, stored["quaternion"][[9, 2]])
+    for name in labels:
+        np.testing.assert_array_equal(labels[name], stored[name][[9, 2]])
 
 
 def test_same_plan_twice_gives_identical_files(reference_file, tmp_path):

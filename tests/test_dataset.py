@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, Subset
 
+from wideshot.geometry import SHAPE_NAMES
 from wideshot.data.augment import make_augmentation
 from wideshot.data.dataset import DiffractionDataset
 from wideshot.data.generate import GenerationPlan, generate_dataset
@@ -27,16 +28,19 @@ def open_files_named(path) -> int:
                for file_id in h5py.h5f.get_obj_ids(types=h5py.h5f.OBJ_FILE))
 
 
-def test_items_are_images_and_label_vectors(data_file):
+def test_items_are_images_and_labels_by_name(data_file):
     dataset = DiffractionDataset(data_file)
     assert len(dataset) == 10
     image, label = dataset[3]
     assert image.shape == (1, 128, 128) and image.dtype == torch.float32
-    assert label.shape == (5,) and label.dtype == torch.float32
+    assert set(label) == {"radius_nm", "quaternion", "shape", "shape_parameter"}
+    assert label["quaternion"].shape == (4,) and label["radius_nm"].shape == ()
     with h5py.File(data_file) as file:
         np.testing.assert_array_equal(image[0].numpy(), file["images"][3])
-        expected = np.append(file["quaternion"][3], file["radius_nm"][3]).astype(np.float32)
-    np.testing.assert_array_equal(label.numpy(), expected)
+        np.testing.assert_array_equal(label["quaternion"].numpy(), file["quaternion"][3])
+        assert float(label["radius_nm"]) == file["radius_nm"][3]
+    assert SHAPE_NAMES[int(label["shape"])] == "icosahedron"
+    assert torch.isnan(label["shape_parameter"])
 
 
 def test_splits_partition_the_file(data_file):
@@ -72,9 +76,11 @@ def test_dataloader_workers_open_their_own_handles(data_file):
     loader = DataLoader(dataset, batch_size=2, num_workers=2)
     batches = list(loader)
     images = torch.cat([batch[0] for batch in batches])
-    labels = torch.cat([batch[1] for batch in batches])
-    assert images.shape == (8, 1, 128, 128) and labels.shape == (8, 5)
-    np.testing.assert_array_equal(labels.numpy(), dataset.labels)
+    for name in dataset.labels:
+        stacked = torch.cat([batch[1][name] for batch in batches])
+        assert stacked.shape[0] == 8
+        np.testing.assert_array_equal(stacked.numpy(), dataset.labels[name])
+    assert images.shape == (8, 1, 128, 128)
     readers = torch.cat([batch[2] for batch in batches])
     owners = torch.cat([batch[3] for batch in batches])
     assert torch.equal(readers, owners)

@@ -15,7 +15,7 @@ from wideshot.geometry import (
     random_quaternions,
     rotation_vector_to_quaternion,
 )
-from wideshot.geometry.icosahedral_group import closest_equivalent, mean_orientation
+from wideshot.geometry import closest_equivalent, mean_orientation
 from wideshot.models import create_model
 from wideshot.models.inference import predict
 from wideshot.physics import simulate

@@ -92,8 +92,9 @@ def test_training_loss_falls_well_below_that_of_the_best_constant(data_file, tmp
     config = tiny_config(data_file, epochs=10, augment="none", lr=3e-3)
     history = train(config, tmp_path / "run", progress=False)
     train_set, _ = open_datasets(config)
-    labels = torch.stack([train_set[index][1] for index in range(len(train_set))]).double()
-    targets = labels_to_targets(labels[:, :4], labels[:, 4])
+    labels = [train_set[index][1] for index in range(len(train_set))]
+    targets = labels_to_targets(torch.stack([label["quaternion"] for label in labels]),
+                                torch.stack([label["radius_nm"] for label in labels]))
     constant_loss = float(targets.var(0, unbiased=False).mean())
     losses = [row["train_loss"] for row in history]
     assert losses[-1] < 0.3 * constant_loss < losses[0]

@@ -12,5 +12,7 @@ literal_msft            the paper's voxel MSFT, literally (192^3 grid, 512 zero-
 absorbing_polyhedron    exact continuum absorbing/refractive model of a convex polyhedron
                         (front-face cells, complex wave vectors; no voxels)
 sphere_msft             exact continuum MSFT of a sphere (1D Hankel quadrature)
+shape_solids            the five shape families of SPEC (half-spaces -> vertices, unit
+                        circumradius, closed-form volumes)
 mie                     Mie far field of a sphere on the SPEC detector (miepython)
 """

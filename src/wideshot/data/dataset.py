@@ -17,8 +17,8 @@ Example
 ...                            augmentation=make_augmentation("experiment"))  # doctest: +SKIP
 >>> loader = DataLoader(train, batch_size=64, shuffle=True, num_workers=4)  # doctest: +SKIP
 >>> images, labels = next(iter(loader))  # doctest: +SKIP
->>> images.shape, labels.shape  # doctest: +SKIP
-(torch.Size([64, 1, 128, 128]), torch.Size([64, 5]))
+>>> images.shape, labels["quaternion"].shape, labels["radius_nm"].shape  # doctest: +SKIP
+(torch.Size([64, 1, 128, 128]), torch.Size([64, 4]), torch.Size([64]))
 """
 from __future__ import annotations
 
@@ -31,11 +31,12 @@ import torch
 from torch.utils.data import Dataset
 
 from wideshot.data.augment import Augmentation
-from wideshot.data.hdf5 import IMAGES, QUATERNION, RADIUS, SPLIT, SPLIT_CODES, read_attributes
+from wideshot.data.hdf5 import IMAGES, SHAPE, SPLIT, SPLIT_CODES, read_attributes, read_labels
+from wideshot.geometry import SHAPE_NAMES
 
 
 class DiffractionDataset(Dataset):
-    """Images and labels (w, x, y, z, R) of a wideshot data set file.
+    """Images and labels (by name) of a wideshot data set file.
 
     Parameters
     ----------
@@ -52,13 +53,15 @@ class DiffractionDataset(Dataset):
     ----------
     rows : ndarray (M,) int64
         Rows of the file that make up this data set, in order.
-    labels : ndarray (M, 5) float32
-        (w, x, y, z, R): canonical quaternion and circumradius in nm (SPEC's label vector).
+    labels : dict of ndarray
+        The labels of :attr:`rows` by name (:func:`wideshot.data.hdf5.read_labels`):
+        ``quaternion`` (M, 4) canonical, ``radius_nm`` (M,) in nm, ``shape`` (M,) family codes,
+        ``shape_parameter`` (M,) (NaN where the family has none); float64 / int64.
     attributes : dict
         The file's attributes (seed, configuration, ...).
 
-    Items are ``(image, label)``: image a float32 tensor (1, H, W) in [0, 1], label a float32
-    tensor (5,), a row of :attr:`labels`.
+    Items are ``(image, labels)``: image a float32 tensor (1, H, W) in [0, 1], labels a dict of
+    tensors, one row of :attr:`labels` (a DataLoader stacks them into (B, ...) tensors).
     """
 
     def __init__(self, path: str | os.PathLike, split: str | None = None,
@@ -70,14 +73,14 @@ class DiffractionDataset(Dataset):
         self.attributes = read_attributes(self.path)
         with h5py.File(self.path, "r") as file:
             if split is None:
-                self.rows = np.arange(len(file[RADIUS]))
+                self.rows = np.arange(len(file[IMAGES]))
             elif SPLIT not in file:
                 raise ValueError(f"{self.path} has no train/validation split (generate it with "
                                  "--validation-fraction or --preset paper-train)")
             else:
                 self.rows = np.flatnonzero(file[SPLIT][:] == SPLIT_CODES[split])
-            labels = np.concatenate([file[QUATERNION][:], file[RADIUS][:][:, None]], axis=1)
-        self.labels = labels[self.rows].astype(np.float32)
+            labels = read_labels(file)
+        self.labels = {name: values[self.rows] for name, values in labels.items()}
         self.augmentation = augmentation
         self.seed = seed
         self._reset_process_state()
@@ -102,16 +105,25 @@ class DiffractionDataset(Dataset):
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, item: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, item: int) -> tuple[torch.Tensor, dict]:
         image = torch.from_numpy(self._images()[self.rows[item]])[None]
         if self.augmentation is not None:
             image = self.augmentation(image, self._generator)
-        return image, torch.from_numpy(self.labels[item])
+        return image, {name: torch.as_tensor(values[item]) for name, values in self.labels.items()}
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.update(_file=None, _generator=None, _process_id=None)
         return state
+
+    def require_icosahedra(self) -> None:
+        """ValueError unless every sample is an icosahedron (what this version's networks
+        regress: (q, R) under the icosahedral group)."""
+        families = {SHAPE_NAMES[code] for code in np.unique(self.labels[SHAPE])}
+        if families - {"icosahedron"}:
+            raise ValueError(f"{self.path} holds {', '.join(sorted(families))}: the networks "
+                             "of this version regress icosahedra only; use a data set "
+                             "generated with --shapes icosahedron (e.g. --preset paper-train)")
 
     def close(self) -> None:
         """Close this process's file handle (it is reopened if the data set is read again)."""

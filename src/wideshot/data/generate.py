@@ -41,8 +41,11 @@ from wideshot.data.augment import make_augmentation
 from wideshot.data.hdf5 import (
     COPY_INDEX,
     IMAGES,
+    LABELS,
     QUATERNION,
     RADIUS,
+    SHAPE,
+    SHAPE_PARAMETER,
     SOURCE_INDEX,
     SPLIT,
     SPLIT_CODES,
@@ -51,10 +54,12 @@ from wideshot.data.hdf5 import (
     describe_differences,
     make_parent_folder,
     read_attributes,
+    read_labels,
 )
 from wideshot.files import replace_atomically, write_bytes_atomically
-from wideshot.geometry import canonical, normalize_quaternion
-from wideshot.physics import Absorption, RefractiveIndex, resolve_material, simulate
+from wideshot.geometry import SHAPE_NAMES, normalize_quaternion, shape_family
+from wideshot.physics import Absorption, RefractiveIndex, simulate
+from wideshot.physics.conditions import Conditions, validate_radius_range
 
 #: Samples per shard: the unit of work of a worker and of resuming.
 SHARD_SIZE = 256
@@ -62,6 +67,7 @@ SHARD_SIZE = 256
 # Independent random streams under one seed (numpy SeedSequence spawn keys).
 _SAMPLE_STREAM = 0
 _SPLIT_STREAM = 1
+_SHAPE_STREAM = 2
 
 _MANIFEST = "manifest.json"
 _ASSEMBLY = "assembly.h5.partial"
@@ -69,27 +75,49 @@ _ASSEMBLY = "assembly.h5.partial"
 
 @dataclass(frozen=True)
 class Preset:
-    """A named data set of the paper: size, seed and held-out validation fraction."""
+    """A named data set: size, seed, held-out validation fraction and shape families."""
 
     n_samples: int
     seed: int
     validation_fraction: float
+    shapes: tuple[str, ...] = ("icosahedron",)
 
 
 #: The paper's data sets (Stielow et al. 2020): 25,058 simulated training images with one fifth
-#: held out for validation, and an independent test set of 5,000 (its own seed).
+#: held out for validation, and an independent test set of 5,000 (its own seed); and the
+#: mixed-shape sets of the five families of SPEC.md in equal parts.
 PRESETS: dict[str, Preset] = {
     "paper-train": Preset(n_samples=25_058, seed=2020, validation_fraction=0.2),
     "paper-test": Preset(n_samples=5_000, seed=2021, validation_fraction=0.0),
+    "shapes-train": Preset(n_samples=50_000, seed=2030, validation_fraction=0.2,
+                           shapes=SHAPE_NAMES),
+    "shapes-test": Preset(n_samples=10_000, seed=2031, validation_fraction=0.0,
+                          shapes=SHAPE_NAMES),
 }
 
 
-def _material_description(material: Absorption | RefractiveIndex) -> dict:
-    """JSON-ready description of a material (HDF5 attribute ``material``)."""
-    if isinstance(material, RefractiveIndex):
-        index = complex(material.index)
-        return {"kind": "refractive-index", "index_real": index.real, "index_imag": index.imag}
-    return {"kind": "absorption", "attenuation_length_nm": material.attenuation_length_nm}
+def check_shapes(shapes, weights=None) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """Family names (no repeats) and their weights, normalised to sum 1 (default: equal).
+
+    Raises
+    ------
+    ValueError
+        For an unknown family, a repeated one, no family, weights of another length, or
+        weights that are negative, not finite or all zero.
+    """
+    if isinstance(shapes, str):
+        shapes = [shapes]
+    names = tuple(shape_family(name, "shapes").name for name in shapes)
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"shapes must name each family once, got {list(shapes)}")
+    if weights is None:
+        return names, tuple(1.0 / len(names) for _ in names)
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights.shape != (len(names),) or not np.all(np.isfinite(weights)) \
+            or np.any(weights < 0) or weights.sum() <= 0:
+        raise ValueError(f"shape weights must be {len(names)} non-negative numbers, not all "
+                         f"zero, got {list(weights)}")
+    return names, tuple(float(w) for w in weights / weights.sum())
 
 
 @dataclass(frozen=True)
@@ -111,6 +139,12 @@ class GenerationPlan:
         Physics and detector configuration (default: SPEC's).
     material : Absorption or RefractiveIndex, optional
         Default: SPEC's absorption-only model with ``config.attenuation_length_nm``.
+    radius_range_nm : (float, float)
+        Circumradii are drawn uniformly from this range (default SPEC's 30–160 nm).
+    shapes : tuple of str
+        Shape families drawn (default the icosahedron alone, the paper's data).
+    shape_weights : tuple of float, optional
+        Relative frequency of each family (default equal); normalised.
     device : str
         Torch device of the simulation ("cpu", "cuda", "cuda:1", ...). CPU and CUDA results
         differ in the last digits, so the device type is part of the configuration.
@@ -124,6 +158,9 @@ class GenerationPlan:
     validation_fraction: float = 0.0
     config: SimulationConfig = DEFAULT_CONFIG
     material: Absorption | RefractiveIndex | None = None
+    radius_range_nm: tuple[float, float] = RADIUS_RANGE_NM
+    shapes: tuple[str, ...] = ("icosahedron",)
+    shape_weights: tuple[float, ...] | None = None
     device: str = "cpu"
     preset: str | None = None
 
@@ -141,8 +178,12 @@ class GenerationPlan:
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ValueError("the validation fraction must lie in [0, 1), got "
                              f"{self.validation_fraction}")
-        if self.material is None:
-            object.__setattr__(self, "material", resolve_material(config=self.config))
+        conditions = Conditions(self.config, self.material, self.radius_range_nm)
+        object.__setattr__(self, "material", conditions.material)
+        object.__setattr__(self, "radius_range_nm", conditions.radius_range_nm)
+        shapes, weights = check_shapes(self.shapes, self.shape_weights)
+        object.__setattr__(self, "shapes", shapes)
+        object.__setattr__(self, "shape_weights", weights)
         torch.device(self.device)  # ValueError/RuntimeError early for a malformed name
 
     @classmethod
@@ -151,6 +192,7 @@ class GenerationPlan:
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
         preset = PRESETS[name]
+        options.setdefault("shapes", preset.shapes)
         return cls(n_samples=preset.n_samples, seed=preset.seed,
                    validation_fraction=preset.validation_fraction, preset=name, **options)
 
@@ -174,9 +216,15 @@ class GenerationPlan:
             "validation_fraction": float(self.validation_fraction),
             "device_type": torch.device(self.device).type,
             "preset": self.preset or "",
-            "config": self.config.as_dict(),
-            "material": _material_description(self.material),
+            **self.conditions.as_dict(),
+            "shapes": list(self.shapes),
+            "shape_weights": list(self.shape_weights),
         }
+
+    @property
+    def conditions(self) -> Conditions:
+        """Physics and radius range of the data set."""
+        return Conditions(self.config, self.material, self.radius_range_nm)
 
 
 def _check_indices(indices) -> np.ndarray:
@@ -186,12 +234,16 @@ def _check_indices(indices) -> np.ndarray:
     return indices
 
 
-def sample_parameters(seed: int, indices) -> tuple[np.ndarray, np.ndarray]:
-    """Particle parameters of samples, each a function of (seed, index) only.
+def sample_parameters(seed: int, indices, *, shapes=("icosahedron",), shape_weights=None,
+                      radius_range_nm: tuple[float, float] = RADIUS_RANGE_NM) -> dict:
+    """Particle labels of samples, each a function of (seed, index) only.
 
     Sample i draws from its own stream ``SeedSequence(seed, spawn_key=(0, i))``: a radius
-    uniform on :data:`~wideshot.config.RADIUS_RANGE_NM`, then a rotation uniform on SO(3)
-    (normalised 4-D Gaussian), stored in canonical form.
+    uniform on ``radius_range_nm``, then a rotation uniform on SO(3) (normalised 4-D
+    Gaussian). With more than one family, a second stream ``(2, i)`` draws the family (by the
+    weights) and its parameter, uniform over the family's range; so an icosahedron-only data
+    set is the same whatever the other settings. The quaternion is stored canonical under the
+    sample's own family.
 
     Parameters
     ----------
@@ -199,23 +251,42 @@ def sample_parameters(seed: int, indices) -> tuple[np.ndarray, np.ndarray]:
         Non-negative seed of the data set.
     indices : int or array (B,) of int
         Sample indices, ≥ 0, in any order.
+    shapes, shape_weights
+        Families drawn and their relative frequencies (see :func:`check_shapes`).
+    radius_range_nm : (float, float)
+        Range of the circumradius, nm.
 
     Returns
     -------
-    radius_nm : ndarray (B,) float64
-        Circumradius R (nm).
-    quaternion : ndarray (B, 4) float64
-        Canonical unit quaternions (w, x, y, z).
+    dict
+        ``radius_nm`` (B,) float64, ``quaternion`` (B, 4) float64 canonical, ``shape`` (B,)
+        int64 codes into :data:`~wideshot.geometry.SHAPE_NAMES`, ``shape_parameter`` (B,)
+        float64 (NaN where the family has none).
     """
     indices = _check_indices(indices)
+    shapes, weights = check_shapes(shapes, shape_weights)
+    low, high = validate_radius_range(radius_range_nm)
     radius = np.empty(len(indices))
     gaussian = np.empty((len(indices), 4))
+    codes = np.empty(len(indices), dtype=np.int64)
+    parameters = np.full(len(indices), np.nan)
     for row, index in enumerate(indices):
         stream = np.random.SeedSequence(seed, spawn_key=(_SAMPLE_STREAM, int(index)))
         rng = np.random.default_rng(stream)
-        radius[row] = rng.uniform(*RADIUS_RANGE_NM)
+        radius[row] = rng.uniform(low, high)
         gaussian[row] = rng.standard_normal(4)
-    return radius, canonical(normalize_quaternion(gaussian))
+        shape_rng = np.random.default_rng(
+            np.random.SeedSequence(seed, spawn_key=(_SHAPE_STREAM, int(index))))
+        family = shape_family(shapes[0] if len(shapes) == 1
+                              else shapes[shape_rng.choice(len(shapes), p=weights)])
+        if family.has_parameter:
+            parameters[row] = shape_rng.uniform(*family.parameter_range)
+        codes[row] = SHAPE_NAMES.index(family.name)
+    quaternion = normalize_quaternion(gaussian)
+    for code in np.unique(codes):
+        rows = codes == code
+        quaternion[rows] = shape_family(SHAPE_NAMES[code]).group.canonical(quaternion[rows])
+    return {RADIUS: radius, QUATERNION: quaternion, SHAPE: codes, SHAPE_PARAMETER: parameters}
 
 
 def split_labels(seed: int, n_samples: int, validation_fraction: float) -> np.ndarray:
@@ -230,22 +301,26 @@ def split_labels(seed: int, n_samples: int, validation_fraction: float) -> np.nd
     return split
 
 
-def generate_samples(plan: GenerationPlan, indices) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def generate_samples(plan: GenerationPlan, indices) -> tuple[np.ndarray, dict]:
     """Images and labels of the samples ``indices`` of a plan (identical to the stored rows).
 
     Returns
     -------
     images : ndarray (B, H, W) float32
-    radius_nm : ndarray (B,) float64
-    quaternion : ndarray (B, 4) float64, canonical
+    labels : dict
+        As returned by :func:`sample_parameters`.
     """
-    radius, quaternion = sample_parameters(plan.seed, indices)
-    images = simulate(radius, quaternion, material=plan.material, config=plan.config,
-                      device=plan.device)
-    return images, radius, quaternion
+    labels = sample_parameters(plan.seed, indices, shapes=plan.shapes,
+                               shape_weights=plan.shape_weights,
+                               radius_range_nm=plan.radius_range_nm)
+    images = simulate(labels[RADIUS], labels[QUATERNION],
+                      shape=[SHAPE_NAMES[code] for code in labels[SHAPE]],
+                      shape_parameter=labels[SHAPE_PARAMETER], material=plan.material,
+                      config=plan.config, device=plan.device)
+    return images, labels
 
 
-def compute_shard(plan: GenerationPlan, shard: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def compute_shard(plan: GenerationPlan, shard: int) -> tuple[np.ndarray, dict]:
     """The samples of one shard (what a worker runs); see :func:`generate_samples`."""
     return generate_samples(plan, plan.shard_indices(shard))
 
@@ -331,10 +406,10 @@ def _shard_file(directory: Path, shard: int) -> Path:
 
 
 def _write_shard(directory: Path, shard: int, arrays: tuple) -> None:
-    images, radius, quaternion = arrays
+    images, labels = arrays
     temporary = directory / f"shard-{shard:06d}.npz.partial"
     with open(temporary, "wb") as handle:
-        np.savez(handle, images=images, radius_nm=radius, quaternion=quaternion)
+        np.savez(handle, images=images, **labels)
     replace_atomically(temporary, _shard_file(directory, shard))
 
 
@@ -377,13 +452,14 @@ def _prepare_shard_directory(path: Path, manifest: dict) -> Path:
     return directory
 
 
-def _read_shard(directory: Path, plan: GenerationPlan, shard: int) -> tuple:
+def _read_shard(directory: Path, plan: GenerationPlan, shard: int) -> tuple[np.ndarray, dict]:
     with np.load(_shard_file(directory, shard)) as stored:
-        arrays = stored["images"], stored["radius_nm"], stored["quaternion"]
-    if len(arrays[0]) != len(plan.shard_indices(shard)):
-        raise ValueError(f"{_shard_file(directory, shard)} holds {len(arrays[0])} samples, "
+        images = stored[IMAGES]
+        labels = {name: stored[name] for name in LABELS}
+    if len(images) != len(plan.shard_indices(shard)):
+        raise ValueError(f"{_shard_file(directory, shard)} holds {len(images)} samples, "
                          f"expected {len(plan.shard_indices(shard))}; delete it to recompute it")
-    return arrays
+    return images, labels
 
 
 def _assemble(path: Path, plan: GenerationPlan, directory: Path) -> None:
@@ -396,7 +472,8 @@ def _assemble(path: Path, plan: GenerationPlan, directory: Path) -> None:
         for shard in range(plan.n_shards):
             indices = plan.shard_indices(shard)
             columns = {SPLIT: split[indices]} if has_split else {}
-            writer.write(indices[0], *_read_shard(directory, plan, shard), **columns)
+            images, labels = _read_shard(directory, plan, shard)
+            writer.write(indices[0], images, labels, **columns)
 
 
 def generate_dataset(path: str | os.PathLike, plan: GenerationPlan, *, workers: int | None = None,
@@ -532,7 +609,7 @@ def augment_file(source: str | os.PathLike, destination: str | os.PathLike, name
     make_parent_folder(destination)
     temporary = destination.with_name(destination.name + ".partial")
     with h5py.File(source, "r") as file:
-        n_source = len(file[RADIUS])
+        n_source = len(file[IMAGES])
         columns = {SOURCE_INDEX: np.int64, COPY_INDEX: np.int64}
         if SPLIT in file:
             columns[SPLIT] = np.uint8
@@ -551,9 +628,9 @@ def augment_file(source: str | os.PathLike, destination: str | os.PathLike, name
                          COPY_INDEX: np.tile(np.arange(copies), len(rows))}
                 if SPLIT in file:
                     block[SPLIT] = np.repeat(file[SPLIT][rows[0]:rows[-1] + 1], copies)
+                labels = read_labels(file, slice(rows[0], rows[-1] + 1))
                 writer.write(start * copies, augmented,
-                             np.repeat(file[RADIUS][rows[0]:rows[-1] + 1], copies),
-                             np.repeat(file[QUATERNION][rows[0]:rows[-1] + 1], copies, axis=0),
-                             **block)
+                             {name: np.repeat(values, copies, axis=0)
+                              for name, values in labels.items()}, **block)
                 bar.update(len(augmented))
     return destination

@@ -9,14 +9,19 @@ name               shape         dtype     meaning
                                            one image per chunk, gzip-compressed
 ``radius_nm``      (N,)          float64   circumradius R (nm)
 ``quaternion``     (N, 4)        float64   orientation (w, x, y, z), scalar first, canonical
+                                           under the sample's own shape family
+``shape``          (N,)          uint8     shape family: index into the attribute
+                                           ``shape_names`` (the registry's names)
+``shape_parameter``(N,)          float64   the family's parameter, NaN where it has none
 ``split``          (N,)          uint8     optional: 0 = train, 1 = validation
 ``source_index``   (N,)          int64     augmented files only: row of the source file
 ``copy_index``     (N,)          int64     augmented files only: which copy of that row
 =================  ============  ========  ==================================================
 
 File attributes record how the samples were made (seed, physics configuration as JSON,
-material as JSON, package version, ...) and ``complete = True``, which is set last: a file
-without it was not finished. Files are written under a temporary name and moved into place
+material as JSON, radius range, shape families, package version, ...) and ``complete = True``,
+which is set last: a file without it was not finished. Files written before shape families
+existed have no ``shape`` and ``shape_parameter``: :func:`read_labels` reads them as icosahedra. Files are written under a temporary name and moved into place
 with ``os.replace``, so a file at the final path is always complete.
 """
 from __future__ import annotations
@@ -30,19 +35,28 @@ import h5py
 import numpy as np
 
 from wideshot.files import replace_atomically
+from wideshot.geometry import SHAPE_NAMES
 
 IMAGES = "images"
 RADIUS = "radius_nm"
 QUATERNION = "quaternion"
 SPLIT = "split"
+SHAPE = "shape"
+SHAPE_PARAMETER = "shape_parameter"
 SOURCE_INDEX = "source_index"
 COPY_INDEX = "copy_index"
+
+#: The per-sample labels, by name: what :func:`read_labels` returns and writers take.
+LABELS = (RADIUS, QUATERNION, SHAPE, SHAPE_PARAMETER)
+
+#: Attribute of the ``shape`` data set: the family name of each code.
+SHAPE_NAMES_ATTRIBUTE = "shape_names"
 
 #: Codes of the ``split`` data set.
 SPLIT_CODES: dict[str, int] = {"train": 0, "validation": 1}
 
-#: Attributes that hold a nested mapping, stored as a JSON string.
-JSON_ATTRIBUTES = ("config", "material")
+#: Attributes that hold a mapping or a list, stored as a JSON string.
+JSON_ATTRIBUTES = ("config", "material", "radius_range_nm", "shapes", "shape_weights")
 
 #: gzip level of the images (with byte shuffling). On SPEC images: 61 % of the raw size at
 #: 1.4 ms/image; level 9 reaches 60 % at 10 ms/image.
@@ -111,6 +125,45 @@ def read_attributes(path: str | os.PathLike) -> dict:
     return attributes
 
 
+def read_labels(file: h5py.File, rows=slice(None)) -> dict:
+    """The labels of some rows of an open data set file, by name (see :data:`LABELS`).
+
+    Parameters
+    ----------
+    file : h5py.File
+        An open wideshot data set.
+    rows : slice or array of int
+        Rows to read (increasing, for arrays); default all.
+
+    Returns
+    -------
+    dict
+        ``radius_nm`` (M,) float64, ``quaternion`` (M, 4) float64, ``shape`` (M,) int64 codes
+        into :data:`~wideshot.geometry.SHAPE_NAMES`, ``shape_parameter`` (M,) float64. Files
+        without shapes (written before families existed) are icosahedra without a parameter.
+
+    Raises
+    ------
+    ValueError
+        If the file names a family this version does not know.
+    """
+    radius = np.asarray(file[RADIUS][rows], dtype=np.float64)
+    labels = {RADIUS: radius, QUATERNION: np.asarray(file[QUATERNION][rows], dtype=np.float64)}
+    if SHAPE not in file:
+        labels[SHAPE] = np.full(len(radius), SHAPE_NAMES.index("icosahedron"), dtype=np.int64)
+        labels[SHAPE_PARAMETER] = np.full(len(radius), np.nan)
+        return labels
+    stored_names = [_plain(name) for name in file[SHAPE].attrs[SHAPE_NAMES_ATTRIBUTE]]
+    unknown = sorted(set(stored_names) - set(SHAPE_NAMES))
+    if unknown:
+        raise ValueError(f"{file.filename} holds shape families this version does not know: "
+                         f"{unknown}")
+    recode = np.array([SHAPE_NAMES.index(name) for name in stored_names], dtype=np.int64)
+    labels[SHAPE] = recode[np.asarray(file[SHAPE][rows], dtype=np.int64)]
+    labels[SHAPE_PARAMETER] = np.asarray(file[SHAPE_PARAMETER][rows], dtype=np.float64)
+    return labels
+
+
 def _flatten(mapping: Mapping, prefix: str = "") -> dict:
     """Nested mappings → one level with dotted keys ("config.wavelength_nm")."""
     flat = {}
@@ -150,7 +203,7 @@ class AtomicSampleWriter:
     attributes : mapping
         File attributes; mappings under :data:`JSON_ATTRIBUTES` are stored as JSON.
     columns : mapping of str to numpy dtype
-        Per-sample 1-D data sets beside images, radius and quaternion (e.g. ``split``).
+        Per-sample 1-D data sets beside images and labels (e.g. ``split``).
     """
 
     def __init__(self, path: Path, temporary: Path, n_samples: int, image_shape: tuple[int, int],
@@ -169,18 +222,21 @@ class AtomicSampleWriter:
                                   compression_opts=GZIP_LEVEL, shuffle=True)
         self._file.create_dataset(RADIUS, shape=(n,), dtype=np.float64)
         self._file.create_dataset(QUATERNION, shape=(n, 4), dtype=np.float64)
+        codes = self._file.create_dataset(SHAPE, shape=(n,), dtype=np.uint8)
+        codes.attrs[SHAPE_NAMES_ATTRIBUTE] = list(SHAPE_NAMES)
+        self._file.create_dataset(SHAPE_PARAMETER, shape=(n,), dtype=np.float64)
         for name, dtype in self.columns.items():
             self._file.create_dataset(name, shape=(n,), dtype=dtype)
         return self
 
-    def write(self, start: int, images: np.ndarray, radius_nm: np.ndarray,
-              quaternion: np.ndarray, **columns: np.ndarray) -> None:
-        """Write rows ``start:start + B``: images (B, H, W), radius_nm (B,), quaternion (B, 4),
-        and each extra column (B,)."""
+    def write(self, start: int, images: np.ndarray, labels: Mapping[str, np.ndarray],
+              **columns: np.ndarray) -> None:
+        """Write rows ``start:start + B``: images (B, H, W), the labels by name (every entry
+        of :data:`LABELS`, as :func:`read_labels` returns them) and each extra column (B,)."""
         stop = start + len(images)
         self._file[IMAGES][start:stop] = images
-        self._file[RADIUS][start:stop] = radius_nm
-        self._file[QUATERNION][start:stop] = quaternion
+        for name in LABELS:
+            self._file[name][start:stop] = labels[name]
         for name, values in columns.items():
             self._file[name][start:stop] = values
 

@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from wideshot.data.augment import make_augmentation
 from wideshot.data.dataset import DiffractionDataset
+from wideshot.data.hdf5 import QUATERNION, RADIUS
 from wideshot.data.generate import augmentation_generator
 from wideshot.evaluation.figures import (
     save_error_histogram,
@@ -71,14 +72,14 @@ def _augmented(images: torch.Tensor, rows: np.ndarray, name: str, seed: int) -> 
                       for image, row in zip(images, rows)])
 
 
-def _write_predictions(path: Path, rows: np.ndarray, true_labels: np.ndarray,
-                       quaternion: np.ndarray, radius_nm: np.ndarray,
+def _write_predictions(path: Path, rows: np.ndarray, true_quaternion: np.ndarray,
+                       true_radius_nm: np.ndarray, quaternion: np.ndarray, radius_nm: np.ndarray,
                        reported: dict[str, np.ndarray]) -> None:
     columns = (["row"] + [f"true_{name}" for name in ("w", "x", "y", "z", "radius_nm")]
                + [f"predicted_{name}" for name in ("w", "x", "y", "z", "radius_nm")]
                + ["mean_error_percent", "max_error_percent", "misorientation_deg",
                   "radius_error_nm"])
-    table = np.column_stack([true_labels, quaternion, radius_nm,
+    table = np.column_stack([true_quaternion, true_radius_nm, quaternion, radius_nm,
                              *(reported[name] for name in columns[-4:])])
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -140,6 +141,7 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
     dataset = DiffractionDataset(data)
     if len(dataset) == 0:
         raise ValueError(f"{data} holds no images")
+    dataset.require_icosahedra()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -159,8 +161,8 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
             radius_nm.append(batch_radius_nm)
             bar.update(len(images))
     quaternion, radius_nm = np.concatenate(quaternion), np.concatenate(radius_nm)
-    true_labels = dataset.labels.astype(np.float64)
-    errors = error_table(quaternion, radius_nm, true_labels[:, :4], true_labels[:, 4])
+    true_quaternion, true_radius_nm = dataset.labels[QUATERNION], dataset.labels[RADIUS]
+    errors = error_table(quaternion, radius_nm, true_quaternion, true_radius_nm)
     reported = reported_errors(errors)
 
     summary = {
@@ -173,8 +175,8 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
         "measures": summarize(reported),
     }
     (out_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-    _write_predictions(out_dir / PREDICTIONS_FILE, dataset.rows, true_labels, quaternion,
-                       radius_nm, reported)
+    _write_predictions(out_dir / PREDICTIONS_FILE, dataset.rows, true_quaternion,
+                       true_radius_nm, quaternion, radius_nm, reported)
     title = (f"{Path(data).name}, {len(dataset)} images"
              + (f", augmentation {augmentation}" if augmentation else "")
              + (f", {views} views averaged" if views > 1 else ", network alone (1 view)"))
@@ -185,7 +187,7 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
     save_error_histogram(reported["misorientation_deg"], misorientation, "misorientation",
                          "deg", title)
     save_error_histogram(reported["radius_error_nm"], radius_error, "radius error", "nm", title)
-    save_errors_versus_radius(true_labels[:, 4], {
+    save_errors_versus_radius(true_radius_nm, {
         "mean relative error (%)": reported["mean_error_percent"],
         "misorientation (deg)": reported["misorientation_deg"],
         "radius error (nm)": reported["radius_error_nm"],

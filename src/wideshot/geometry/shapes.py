@@ -235,9 +235,10 @@ def shape_batch(shape, shape_parameter, n: int) -> tuple[list[str], np.ndarray]:
         raise ValueError(f"shape_parameter has shape {raw.shape} for {n} particles")
     parameters = np.full(n, np.nan)
     for index, (name, value) in enumerate(zip(names, raw)):
-        family = shape_family(name)
+        family = shape_family(name, "shape" if n == 1 else f"shape[{index}]")
         names[index] = family.name
-        checked = family.validate_parameter(value)
+        checked = family.validate_parameter(
+            value, "shape_parameter" if n == 1 else f"shape_parameter[{index}]")
         if checked is not None:
             parameters[index] = checked
     return names, parameters

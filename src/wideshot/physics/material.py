@@ -70,3 +70,47 @@ def resolve_material(attenuation_length_nm: float | None = None,
     if attenuation_length_nm is not None:
         return Absorption(float(attenuation_length_nm))
     return Absorption(config.attenuation_length_nm)
+
+
+#: Material names of the command line (``--material``).
+MATERIALS = ("absorption", "silver-91ev", "born")
+
+
+def describe_material(material: Absorption | RefractiveIndex) -> dict:
+    """JSON-ready description of a material (data-set attribute, model card)."""
+    if isinstance(material, RefractiveIndex):
+        index = complex(material.index)
+        return {"kind": "refractive-index", "index_real": index.real, "index_imag": index.imag}
+    return {"kind": "absorption", "attenuation_length_nm": material.attenuation_length_nm}
+
+
+def material_from_description(description: dict) -> Absorption | RefractiveIndex:
+    """Inverse of :func:`describe_material`; ``ValueError`` for an unknown kind."""
+    kind = description.get("kind")
+    if kind == "refractive-index":
+        return RefractiveIndex(complex(description["index_real"], description["index_imag"]))
+    if kind == "absorption":
+        return Absorption(float(description["attenuation_length_nm"]))
+    raise ValueError(f"unknown material kind {kind!r} (absorption or refractive-index)")
+
+
+def parse_material(text: str, config: SimulationConfig = DEFAULT_CONFIG
+                   ) -> Absorption | RefractiveIndex:
+    """A material from the command line: "absorption" (SPEC's ℓ of ``config``),
+    "absorption:ℓ" (ℓ in nm), "born" (no absorption), "silver-91ev" (:data:`SILVER_91EV`), or
+    "index:δ,β" (n = 1 − δ + iβ)."""
+    name, _, value = text.partition(":")
+    try:
+        if name == "absorption":
+            return Absorption(float(value) if value else config.attenuation_length_nm)
+        if name == "born" and not value:
+            return Absorption(math.inf)
+        if name == "silver-91ev" and not value:
+            return SILVER_91EV
+        if name == "index":
+            delta, beta = (float(part) for part in value.split(","))
+            return RefractiveIndex(complex(1 - delta, beta))
+    except ValueError as error:
+        raise ValueError(f"material {text!r}: {error}") from None
+    raise ValueError(f"unknown material {text!r}; use absorption[:LENGTH_NM], born, silver-91ev "
+                     "or index:DELTA,BETA")

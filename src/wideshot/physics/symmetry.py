@@ -9,10 +9,12 @@ onto itself — quarter turns and mirrors, the dihedral group D4 — move pixels
 between their labels:
 
 - a turn ``T`` about z: the particle ``R(q)`` becomes ``T·R(q)``, ``q → t ⊗ q``;
-- a mirror ``T·M_x`` (``M_x``: x → −x): the mirrored particle ``T·M_x·R(q)·ico`` is the proper
-  rotation ``T·(M_x R(q) M_x)`` of the reference icosahedron, which ``M_x`` leaves unchanged
-  (its vertices are the cyclic permutations of (0, ±1, ±φ)); ``M_x R(q) M_x`` has quaternion
-  ``(w, x, −y, −z)``.
+- a mirror ``T·M_x`` (``M_x``: x → −x): every shape family's reference solid S has a mirror
+  plane, with normal a (:attr:`~wideshot.geometry.ShapeFamily.mirror_axis`: x for the
+  icosahedron and the octahedral family, y for the decahedron and the twinned tetrahedron), so
+  ``M_a S = S`` and the mirrored particle ``T·M_x·R(q)·S = T·(M_x R(q) M_x)(M_x M_a)·S`` is a
+  proper rotation of S: ``M_x R(q) M_x`` has quaternion ``(w, x, −y, −z)`` and ``M_x M_a`` is
+  the half turn about ``x × a`` (the identity for a = x).
 
 Absorption along +z is unchanged by all eight. Uses: eight images of the same particle for the
 price of one simulation (training), and eight views of one measured frame whose answers can be
@@ -37,9 +39,11 @@ import torch
 
 from wideshot.geometry.quaternion import (
     Array,
+    matrix_to_quaternion,
     quaternion_conjugate,
     quaternion_multiply,
 )
+from wideshot.geometry.shapes import DEFAULT_SHAPE, shape_family
 
 
 @dataclass(frozen=True)
@@ -151,12 +155,24 @@ def _mirror_x(q: Array) -> Array:
 
 def _turn_like(symmetry: DetectorSymmetry, q: Array) -> Array:
     """The symmetry's turn quaternion (4,) in q's array type (dtype and device for tensors)."""
-    turn = symmetry.turn_quaternion()
-    return torch.as_tensor(turn, dtype=q.dtype, device=q.device) if isinstance(q, torch.Tensor) \
-        else turn
+    return _like(symmetry.turn_quaternion(), q)
 
 
-def transform_quaternions(q: Array, name: str) -> Array:
+def _like(quaternion: np.ndarray, q: Array) -> Array:
+    return torch.as_tensor(quaternion, dtype=q.dtype, device=q.device) \
+        if isinstance(q, torch.Tensor) else quaternion
+
+
+@functools.lru_cache(maxsize=16)
+def _mirror_correction(shape: str) -> np.ndarray:
+    """Quaternion (4,) of ``M_x M_a``, a the normal of the family's mirror plane."""
+    normal = np.asarray(shape_family(shape).mirror_axis, dtype=np.float64)
+    normal /= np.linalg.norm(normal)
+    mirror_x = np.diag([-1.0, 1.0, 1.0])
+    return matrix_to_quaternion(mirror_x @ (np.eye(3) - 2 * np.outer(normal, normal)))
+
+
+def transform_quaternions(q: Array, name: str, shape: str = DEFAULT_SHAPE) -> Array:
     """Orientation of the transformed particle (not canonicalised).
 
     Parameters
@@ -165,18 +181,26 @@ def transform_quaternions(q: Array, name: str) -> Array:
         Orientations ``(w, x, y, z)`` of the original particles.
     name : str
         A key of :data:`DETECTOR_SYMMETRIES`.
+    shape : str
+        The particles' shape family (its mirror plane decides the mirrors' label map).
 
     Returns
     -------
     array or tensor, shape (..., 4)
-        ``t ⊗ q`` for a turn t, ``t ⊗ (w, x, −y, −z)`` for a mirror followed by the turn t.
+        ``t ⊗ q`` for a turn t, ``t ⊗ (w, x, −y, −z) ⊗ m`` for a mirror followed by the turn t,
+        m the quaternion of ``M_x M_a``.
     """
     symmetry = _symmetry(name)
-    return quaternion_multiply(_turn_like(symmetry, q), _mirror_x(q) if symmetry.mirror else q)
+    if symmetry.mirror:
+        q = quaternion_multiply(_mirror_x(q), _like(_mirror_correction(shape), q))
+    return quaternion_multiply(_turn_like(symmetry, q), q)
 
 
-def untransform_quaternions(q: Array, name: str) -> Array:
+def untransform_quaternions(q: Array, name: str, shape: str = DEFAULT_SHAPE) -> Array:
     """Inverse of :func:`transform_quaternions`: the original orientation, shape (..., 4)."""
     symmetry = _symmetry(name)
     unturned = quaternion_multiply(quaternion_conjugate(_turn_like(symmetry, q)), q)
-    return _mirror_x(unturned) if symmetry.mirror else unturned
+    if not symmetry.mirror:
+        return unturned
+    correction = _like(quaternion_conjugate(_mirror_correction(shape)), q)
+    return _mirror_x(quaternion_multiply(unturned, correction))

@@ -3,37 +3,26 @@
 An answer is re-simulated and compared with its image (:func:`wideshot.fitting.pattern_misfit`,
 the unexplained variance fraction). Images of icosahedra with the defects of real detectors
 leave some misfit even for a good answer; an image that no icosahedron explains (another
-shape, two particles, only noise) leaves more. The threshold is the 99th percentile of the
-misfit over simulated icosahedra with the "experiment" augmentation chain, measured for the
+shape family, two particles, only noise) leaves more. The threshold is the 99th percentile of
+the misfit over simulated icosahedra with the "experiment" augmentation chain, measured for the
 network's answers and for refined ones: at most ~1 % of in-distribution images are flagged.
 It is stored in the model card (``quality``), because it depends on the network's accuracy.
+The examples are simulated under the model's conditions (wavelength, material, radius range).
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from wideshot.config import DEFAULT_CONFIG
 from wideshot.data.augment import make_augmentation
 from wideshot.data.generate import sample_parameters
-from wideshot.geometry import random_quaternions, rotate_points
-from wideshot.geometry.polyhedra import POLYHEDRA, convex_polyhedron
-from wideshot.physics import (
-    Absorption,
-    KGridDetector,
-    far_field,
-    intensity_grid_units,
-    log_intensity,
-    scale_per_image,
-    simulate,
-)
-from wideshot.physics.particle import polyhedron_amplitude
+from wideshot.data.hdf5 import QUATERNION, RADIUS, SHAPE_PARAMETER
+from wideshot.geometry import SHAPE_NAMES
+from wideshot.physics import far_field, intensity_grid_units, log_intensity, scale_per_image
+from wideshot.physics.conditions import DEFAULT_CONDITIONS, Conditions
 
 #: Share of in-distribution images allowed above the threshold.
 FLAG_QUANTILE = 0.99
-
-#: Keys of the card's ``quality["max_misfit"]``.
-ANSWER_KINDS = ("network", "refined")
 
 
 def misfit_threshold(description: dict, *, refined: bool, override: float | None = None
@@ -64,8 +53,27 @@ def misfit_threshold(description: dict, *, refined: bool, override: float | None
     return None if value is None else float(value)
 
 
-def in_distribution_examples(n_images: int, seed: int, augment: str = "experiment"
-                             ) -> dict:
+def _simulate_intensity(labels: dict, shape: str, conditions: Conditions) -> np.ndarray:
+    """Intensities (N, H, W) in grid units of sampled labels of one family."""
+    amplitude = far_field(labels[RADIUS], labels[QUATERNION], shape=shape,
+                          shape_parameter=labels[SHAPE_PARAMETER], material=conditions.material,
+                          config=conditions.config)
+    return intensity_grid_units(amplitude, conditions.config)
+
+
+def _log_image(intensity: np.ndarray, conditions: Conditions) -> torch.Tensor:
+    """SPEC image of grid-unit intensities (B, H, W): log(F + floor), min–max per image."""
+    return torch.from_numpy(scale_per_image(log_intensity(intensity, conditions.config)))
+
+
+def _with_defects(clean: torch.Tensor, seed: int, augment: str) -> dict:
+    generator = torch.Generator().manual_seed(seed)
+    images, valid = make_augmentation(augment).apply_with_mask(clean, generator)
+    return {"images": images.numpy(), "valid": valid.numpy()}
+
+
+def in_distribution_examples(n_images: int, seed: int, augment: str = "experiment",
+                             conditions: Conditions = DEFAULT_CONDITIONS) -> dict:
     """Simulated icosahedra with detector defects, as a calibration set.
 
     Returns
@@ -74,46 +82,28 @@ def in_distribution_examples(n_images: int, seed: int, augment: str = "experimen
         ``images`` (N, 128, 128) float32, ``valid`` (N, 128, 128) bool, ``radius_nm`` (N,),
         ``quaternion`` (N, 4).
     """
-    radius_nm, quaternion = sample_parameters(seed, np.arange(n_images))
-    clean = torch.from_numpy(simulate(radius_nm, quaternion))
-    generator = torch.Generator().manual_seed(seed)
-    images, valid = make_augmentation(augment).apply_with_mask(clean, generator)
-    return {"images": images.numpy(), "valid": valid.numpy(), "radius_nm": radius_nm,
-            "quaternion": quaternion}
+    labels = sample_parameters(seed, np.arange(n_images),
+                               radius_range_nm=conditions.radius_range_nm)
+    clean = _log_image(_simulate_intensity(labels, "icosahedron", conditions), conditions)
+    return {**_with_defects(clean, seed, augment), RADIUS: labels[RADIUS],
+            QUATERNION: labels[QUATERNION]}
 
 
-#: What no icosahedron explains: other shapes, two particles at once, no particle.
-OUT_OF_DISTRIBUTION = (*POLYHEDRA, "two-icosahedra", "no-particle")
-
-
-def _log_image(intensity: np.ndarray) -> torch.Tensor:
-    """SPEC image of grid-unit intensities (B, H, W): log(F + floor), min–max per image."""
-    return torch.from_numpy(scale_per_image(log_intensity(intensity)))
-
-
-def _polyhedron_intensity(name: str, radius_nm: np.ndarray, quaternion: np.ndarray
-                          ) -> np.ndarray:
-    vertices, faces = convex_polyhedron(name)
-    grid = KGridDetector()
-    q = torch.as_tensor(grid.q[grid.illuminated])
-    rotated = radius_nm[:, None, None] * rotate_points(quaternion, vertices)
-    attenuation = Absorption(DEFAULT_CONFIG.attenuation_length_nm).attenuation(DEFAULT_CONFIG)
-    amplitude = np.zeros((len(radius_nm),) + grid.illuminated.shape, dtype=np.complex128)
-    with torch.no_grad():
-        amplitude[:, grid.illuminated] = polyhedron_amplitude(
-            torch.as_tensor(rotated), torch.as_tensor(faces), q, attenuation).numpy()
-    return intensity_grid_units(amplitude)
+#: What no icosahedron explains: the other shape families, two particles at once, no particle.
+OUT_OF_DISTRIBUTION = (*(name for name in SHAPE_NAMES if name != "icosahedron"),
+                       "two-icosahedra", "no-particle")
 
 
 def out_of_distribution_examples(kind: str, n_images: int, seed: int,
-                                 augment: str = "experiment") -> dict:
+                                 augment: str = "experiment",
+                                 conditions: Conditions = DEFAULT_CONDITIONS) -> dict:
     """Patterns that no single icosahedron explains, with detector defects.
 
     Parameters
     ----------
     kind : str
-        One of :data:`OUT_OF_DISTRIBUTION`: a convex solid of
-        :data:`~wideshot.geometry.polyhedra.POLYHEDRA` (circumradius uniform on 30–160 nm),
+        One of :data:`OUT_OF_DISTRIBUTION`: a shape family other than the icosahedron
+        (circumradius uniform over the conditions' range, parameter uniform over the family's),
         "two-icosahedra" (two random icosahedra in one shot, intensities added, the second
         0.2–1 times as bright) or "no-particle" (detector defects on an empty frame: photon
         noise on a flat background).
@@ -121,6 +111,8 @@ def out_of_distribution_examples(kind: str, n_images: int, seed: int,
     seed : int
     augment : str
         Augmentation chain of the detector defects.
+    conditions : Conditions
+        Physics and radius range of the simulations (the model's).
 
     Returns
     -------
@@ -129,25 +121,25 @@ def out_of_distribution_examples(kind: str, n_images: int, seed: int,
     """
     if kind not in OUT_OF_DISTRIBUTION:
         raise ValueError(f"unknown kind {kind!r}; choose one of {list(OUT_OF_DISTRIBUTION)}")
-    rng = np.random.default_rng([seed, OUT_OF_DISTRIBUTION.index(kind)])
-    radius_nm = rng.uniform(30.0, 160.0, n_images)
-    quaternion = random_quaternions(n_images, rng)
-    size = DEFAULT_CONFIG.grid_size
+    stream = OUT_OF_DISTRIBUTION.index(kind)
+    size = conditions.config.grid_size
     if kind == "no-particle":
+        rng = np.random.default_rng([seed, stream])
         clean = torch.from_numpy(rng.uniform(0.0, 0.05, (n_images, size, size)).astype(np.float32))
         clean[:, size // 2, size // 2] = 1.0  # one bright pixel sets the photon scale
     elif kind == "two-icosahedra":
-        first = np.abs(far_field(radius_nm, quaternion)) ** 2
-        second = np.abs(far_field(rng.uniform(30.0, 160.0, n_images),
-                                  random_quaternions(n_images, rng))) ** 2
-        brightness = rng.uniform(0.2, 1.0, n_images)[:, None, None]
-        scale = DEFAULT_CONFIG.reference_voxel_volume_nm3**2
-        clean = _log_image((first + brightness * second) / scale)
+        first, second = (sample_parameters(seed * 2 + part, np.arange(n_images),
+                                           radius_range_nm=conditions.radius_range_nm)
+                         for part in (0, 1))
+        brightness = np.random.default_rng([seed, stream]).uniform(0.2, 1.0, n_images)
+        clean = _log_image(_simulate_intensity(first, "icosahedron", conditions)
+                           + brightness[:, None, None]
+                           * _simulate_intensity(second, "icosahedron", conditions), conditions)
     else:
-        clean = _log_image(_polyhedron_intensity(kind, radius_nm, quaternion))
-    generator = torch.Generator().manual_seed(seed)
-    images, valid = make_augmentation(augment).apply_with_mask(clean, generator)
-    return {"images": images.numpy(), "valid": valid.numpy()}
+        labels = sample_parameters(seed, np.arange(n_images), shapes=(kind,),
+                                   radius_range_nm=conditions.radius_range_nm)
+        clean = _log_image(_simulate_intensity(labels, kind, conditions), conditions)
+    return _with_defects(clean, seed, augment)
 
 
 def calibrate(misfit: np.ndarray, quantile: float = FLAG_QUANTILE) -> dict:

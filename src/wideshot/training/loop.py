@@ -45,9 +45,9 @@ from tqdm import tqdm
 
 from wideshot.data.augment import Augmentation, make_augmentation
 from wideshot.data.dataset import DiffractionDataset
-from wideshot.data.hdf5 import SPLIT, read_attributes
+from wideshot.data.hdf5 import QUATERNION, RADIUS, SPLIT, read_attributes
 from wideshot.evaluation.metrics import error_table
-from wideshot.models import labels_to_targets, make_loss, targets_to_labels
+from wideshot.models import NUM_TARGETS, labels_to_targets, make_loss, targets_to_labels
 from wideshot.models.inference import memory_format
 from wideshot.training import distributed
 from wideshot.training.checkpoint import (
@@ -120,7 +120,7 @@ def _has_split(path: str) -> bool:
 
 
 def open_datasets(config: TrainingConfig) -> tuple[Dataset, Dataset]:
-    """Training and validation sets of a configuration (clean images, labels (5,)).
+    """Training and validation sets of a configuration (clean images, labels by name).
 
     The training set is ``config.train`` — its train part if it has a ``split``; the validation
     set is ``config.val`` (all of it), or else the validation part of ``config.train``. Both are
@@ -144,6 +144,7 @@ def open_datasets(config: TrainingConfig) -> tuple[Dataset, Dataset]:
                          "--validation-fraction")
     sets = []
     for name, dataset in (("training", train_set), ("validation", val_set)):
+        dataset.require_icosahedra()
         if config.limit is not None and config.limit < len(dataset):
             dataset = Subset(dataset, range(config.limit))
         if len(dataset) == 0:
@@ -179,20 +180,22 @@ def _validate(model: nn.Module, loader: DataLoader, loss_fn, group: distributed.
     """
     model.eval()
     layout = memory_format(model, group.device)
-    outputs, labels = [], []
+    outputs, true_quaternion, true_radius_nm = [], [], []
     with torch.inference_mode():
         for images, batch_labels in loader:
             images = images.to(group.device, non_blocking=True).contiguous(memory_format=layout)
             outputs.append(model(images).float().cpu())
-            labels.append(batch_labels)
+            true_quaternion.append(batch_labels[QUATERNION])
+            true_radius_nm.append(batch_labels[RADIUS])
     model.train()
-    shares = group.gather((torch.cat(outputs) if outputs else torch.empty(0, 5),
-                           torch.cat(labels) if labels else torch.empty(0, 5)))
-    outputs = torch.cat([share[0] for share in shares]).double()
-    labels = torch.cat([share[1] for share in shares]).double()
-    targets = labels_to_targets(labels[:, :4], labels[:, 4])
+    shares = group.gather((torch.cat(outputs) if outputs else torch.empty(0, NUM_TARGETS),
+                           torch.cat(true_quaternion) if outputs else torch.empty(0, 4),
+                           torch.cat(true_radius_nm) if outputs else torch.empty(0)))
+    outputs, true_quaternion, true_radius_nm = (
+        torch.cat([share[part] for share in shares]).double() for part in range(3))
+    targets = labels_to_targets(true_quaternion, true_radius_nm)
     quaternion, radius_nm = targets_to_labels(outputs)
-    errors = error_table(quaternion, radius_nm, labels[:, :4], labels[:, 4])
+    errors = error_table(quaternion, radius_nm, true_quaternion, true_radius_nm)
     return {
         "val_loss": float(loss_fn(outputs, targets)),
         "val_median_mean_error_percent": 100.0 * float(np.median(errors["mean"])),
@@ -214,11 +217,11 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     n_images = 0
     for step, (images, labels) in enumerate(loader):
         images = images.to(device, non_blocking=True)
-        labels = labels.to(device, non_blocking=True)
         if augmentation is not None:
             images = augmentation(images[:, 0], generator)[:, None]
         images = images.contiguous(memory_format=layout)
-        targets = labels_to_targets(labels[:, :4], labels[:, 4])
+        targets = labels_to_targets(labels[QUATERNION].to(device, non_blocking=True),
+                                    labels[RADIUS].to(device, non_blocking=True))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on_cuda):
             outputs = model(images)
         loss = loss_fn(outputs.float(), targets)
