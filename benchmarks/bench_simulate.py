@@ -50,7 +50,8 @@ def _family_names(text: str) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for both methods")
-    parser.add_argument("--batch", type=int, default=64, help="images for wideshot.simulate (per family)")
+    parser.add_argument("--batch", type=int, default=64,
+                        help="images for wideshot.simulate (per family)")
     parser.add_argument("--literal", type=int, default=3, help="images for the literal MSFT")
     parser.add_argument("--repeats", type=int, default=3,
                         help="timings of each wideshot.simulate batch; the best counts (default 3)")
@@ -88,7 +89,8 @@ def main() -> None:
         """The first n particles as family ``name``: same radii and orientations for every
         family, so that only the shape differs."""
         parameter = parameters[name][:n] if name in parameters else None
-        return wideshot.simulate(radius_nm[:n], quaternion[:n], shape=name, shape_parameter=parameter)
+        return wideshot.simulate(radius_nm[:n], quaternion[:n], shape=name,
+                                 shape_parameter=parameter)
 
     timed = families or ["icosahedron"]
     for name in timed:
@@ -112,12 +114,13 @@ def main() -> None:
     print(f"ratio: {fast / literal:.0f}x")
 
     if families:
-        print(f"\nper shape family (the same {args.batch} radii, uniform 30–160 nm, and orientations; "
-              f"p uniform over its range; best of {args.repeats}):")
+        print(f"\nper shape family (the same {args.batch} radii, uniform 30–160 nm, and "
+              f"orientations; p uniform over its range; best of {args.repeats}):")
         print(f"{'family':<21} {'p range':<9} {'images/s':>9} {'ms/image':>9} {'vs icosahedron':>15}")
         for name in families:
             family = SHAPE_FAMILIES[name]
-            span = "—" if not family.has_parameter else "{:g}–{:g}".format(*family.parameter_range)
+            span = ("{:g}–{:g}".format(*family.parameter_range) if family.has_parameter
+                    else "—")
             print(f"{name:<21} {span:<9} {rates[name]:9.1f} {1e3 / rates[name]:9.1f} "
                   f"{rates[name] / fast:14.2f}x")
 

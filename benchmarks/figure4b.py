@@ -28,7 +28,7 @@ TRAINING_SET_SIZE = 25_058
 
 
 def _errors(quaternion, radius_nm, true_quaternion, true_radius_nm):
-    from wideshot.evaluation.metrics import error_table
+    from wideshot.models.metrics import error_table
 
     n = len(radius_nm)
     table = error_table(quaternion, radius_nm, np.repeat(true_quaternion[None], n, axis=0),

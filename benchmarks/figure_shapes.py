@@ -88,8 +88,10 @@ def panels() -> list[list[dict]]:
     return [
         [panel("icosahedron", label="generic orientation"),
          # A vertex (0, 1, φ) sits on a 5-fold axis, the centre (1, 1, 1) of a face on a 3-fold.
-         panel("icosahedron", label="5-fold axis ∥ beam", quaternion=_axis_along_beam([0, 1, GOLDEN])),
-         panel("icosahedron", label="3-fold axis ∥ beam", quaternion=_axis_along_beam([1, 1, 1]))],
+         panel("icosahedron", label="5-fold axis ∥ beam",
+               quaternion=_axis_along_beam([0, 1, GOLDEN])),
+         panel("icosahedron", label="3-fold axis ∥ beam",
+               quaternion=_axis_along_beam([1, 1, 1]))],
         [panel("decahedron", 0.4),
          panel("decahedron", 1 / GOLDEN, "aspect p = 1/φ ≈ 0.618 (Ino)"),
          panel("decahedron", 1.6)],
@@ -139,7 +141,8 @@ def draw_ball(axes, radius_nm: float, extent_nm: float, pixels: int = 240) -> No
     rgba = np.zeros(x.shape + (4,))
     rgba[..., :3] = np.clip((_AMBIENT + _DIFFUSE * lambert)[..., None] * to_rgb(SOLID_COLOUR), 0, 1)
     rgba[..., 3] = inside
-    axes.imshow(rgba, extent=(-extent_nm, extent_nm, extent_nm, -extent_nm), interpolation="bilinear")
+    axes.imshow(rgba, extent=(-extent_nm, extent_nm, extent_nm, -extent_nm),
+                interpolation="bilinear")
     axes.add_patch(Circle((0, 0), radius_nm, fill=False, edgecolor="0.15", linewidth=0.7))
 
 
@@ -164,13 +167,14 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs/shapes.png"),
                         help="output image (default docs/shapes.png)")
-    parser.add_argument("--dpi", type=int, default=110)
+    parser.add_argument("--dpi", type=int, default=110, help="resolution (default 110)")
     args = parser.parse_args()
 
     rows = panels()
     flat = [panel for row in rows for panel in row]
     # One mixed batch: every family through the same call.
-    images = wideshot.simulate([p["radius_nm"] for p in flat], np.stack([p["quaternion"] for p in flat]),
+    images = wideshot.simulate([p["radius_nm"] for p in flat],
+                               np.stack([p["quaternion"] for p in flat]),
                                shape=[p["shape"] for p in flat],
                                shape_parameter=np.array([p["parameter"] for p in flat]))
 

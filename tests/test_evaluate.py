@@ -12,7 +12,7 @@ import torch
 
 from wideshot.cli import main
 from wideshot.data.generate import GenerationPlan, augment_file, generate_dataset
-from wideshot.evaluation.metrics import error_table
+from wideshot.models.metrics import error_table
 from wideshot.evaluation.report import FIGURE_FILES, REPORTED_MEASURES, evaluate
 from wideshot.geometry import canonical
 from wideshot.models import create_model

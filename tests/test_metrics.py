@@ -1,4 +1,4 @@
-"""Tests of the paper's error measures (wideshot.evaluation.metrics)."""
+"""Tests of the paper's error measures (wideshot.models.metrics)."""
 from __future__ import annotations
 
 import math
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from wideshot.evaluation.metrics import PARAMETER_NAMES, error_table, parameter_spans, summarize
+from wideshot.models.metrics import PARAMETER_NAMES, error_table, parameter_spans, summarize
 from wideshot.geometry import (
     FUNDAMENTAL_DOMAIN,
     ICOSAHEDRAL_GROUP,

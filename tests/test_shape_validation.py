@@ -23,20 +23,17 @@ from __future__ import annotations
 
 import functools
 import math
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reference import absorbing_polyhedron as ap  # noqa: E402
-from reference import literal_msft as lm  # noqa: E402
-from reference import polyhedron_form_factor as pf  # noqa: E402
-from reference import shape_solids as ss  # noqa: E402
-from reference import spec  # noqa: E402
-from reference import sphere_msft as sm  # noqa: E402
+from reference import absorbing_polyhedron as ap
+from reference import literal_msft as lm
+from reference import polyhedron_form_factor as pf
+from reference import shape_solids as ss
+from reference import spec
+from reference import sphere_msft as sm
 
 DET = spec.detector()
 ILL = DET.illuminated

@@ -1,8 +1,9 @@
 """Command line: ``wideshot <command> ...`` — one thin module per stage of the workflow.
 
-Each command module has ``add_parser(subparsers)`` (its arguments and help) and
-``run(args) -> int`` (calls the library; no logic of its own). User errors (bad values,
-unreadable files) end with a one-line message and exit status 2, never a traceback.
+Each command module has ``SUMMARY`` (one line), ``add_parser(subparsers)`` (its arguments and
+help) and ``run(args) -> int`` (calls the library; no logic of its own). Modules import the
+library inside those functions, so that ``wideshot --help`` answers at once. User errors (bad
+values, unreadable files) end with a one-line message and exit status 2, never a traceback.
 """
 from __future__ import annotations
 
@@ -24,29 +25,31 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The command-line parser. Only the command named in ``argv`` (if any) gets its full
+    parser, whose options may need the library; the others are listed by their one-line
+    SUMMARY, so that ``wideshot --help`` imports nothing heavy."""
     parser = argparse.ArgumentParser(
         prog="wideshot",
-        description="Size and orientation of icosahedral nanoparticles from single-shot "
-                    "wide-angle diffraction images (Stielow et al. 2020). Units: nm, nm⁻¹; "
-                    "quaternions (w,x,y,z) scalar first, active; images and labels per the "
-                    "conventions in the README.")
+        description="Size, orientation and shape of nanoparticles from single-shot wide-angle "
+                    "diffraction images (Stielow et al. 2020). Units: nm, nm⁻¹; quaternions "
+                    "(w,x,y,z) scalar first, active; images and labels per docs/conventions.md.")
     from wideshot import __version__
     parser.add_argument("--version", action="version", version=f"wideshot {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    arguments = sys.argv[1:] if argv is None else argv
+    chosen = next((argument for argument in arguments if not argument.startswith("-")), None)
     for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as missing:
-            if missing.name != module_name:
-                raise
-            continue
-        module.add_parser(subparsers)
+        module = importlib.import_module(module_name)
+        if name == chosen:
+            module.add_parser(subparsers)
+        else:
+            subparsers.add_parser(name, help=module.SUMMARY)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -9,11 +9,14 @@ filter of wideshot.data.augment and write a new data set with the same labels, p
 source_index and copy_index. Row i·K + c is copy c of source image i, augmented with a random
 generator seeded from (seed, i, c): any image can be reproduced on its own."""
 
+#: One line for `wideshot --help`.
+SUMMARY = 'augment a data set offline (HDF5 → HDF5)'
+
 
 def add_parser(subparsers) -> None:
     from wideshot.data.augment import AUGMENTATIONS
 
-    parser = subparsers.add_parser("augment", help="augment a data set offline (HDF5 → HDF5)",
+    parser = subparsers.add_parser("augment", help=SUMMARY,
                                    description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", type=Path, metavar="IN.h5", help="input data set")

@@ -12,10 +12,12 @@ table (truth, network and refined answers, misfit, status) and writes into --out
 demo_experimental.png and demo_simulated.png (image | particle seen along the beam |
 re-simulated pattern) and demo.json."""
 
+#: One line for `wideshot --help`.
+SUMMARY = "reconstruct the paper's experimental icosahedra and simulated examples"
+
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("demo", help="reconstruct the paper's experimental "
-                                                "icosahedra and simulated examples",
+    parser = subparsers.add_parser("demo", help=SUMMARY,
                                    description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo"), metavar="DIR",

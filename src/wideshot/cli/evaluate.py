@@ -19,6 +19,9 @@ folder of `wideshot train` (with --checkpoint best or last).
 --augment degrades the test images first with a filter of wideshot.data.augment, each image with
 a generator seeded from (--seed, row): the same images as `wideshot augment --filter NAME`."""
 
+#: One line for `wideshot --help`.
+SUMMARY = 'error report of a trained network on a test set (JSON, CSV, PNG)'
+
 
 def add_parser(subparsers) -> None:
     from wideshot.data.augment import AUGMENTATIONS
@@ -27,8 +30,7 @@ def add_parser(subparsers) -> None:
     from wideshot.physics.symmetry import VIEW_SETS
     from wideshot.training import CHECKPOINTS
 
-    parser = subparsers.add_parser("evaluate", help="error report of a trained network on a "
-                                                    "test set (JSON, CSV, PNG)",
+    parser = subparsers.add_parser("evaluate", help=SUMMARY,
                                    description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, metavar="NAME|RUN_DIR",
@@ -64,9 +66,9 @@ def run(args: argparse.Namespace) -> int:
     from wideshot.evaluation.report import evaluate
     from wideshot.models.inference import DEFAULT_VIEWS
     from wideshot.training import load_model
-    from wideshot.training.distributed import resolve_device
+    from wideshot.devices import resolve_device
 
-    device = resolve_device(args.device)
+    device = resolve_device(args.device, prefer_cuda=True)
     model, description = load_model(args.model, device=device, which=args.checkpoint)
     parts = ([args.data.stem] + ([args.augment] if args.augment else [])
              + ([f"views{args.views}"] if args.views != DEFAULT_VIEWS else []))

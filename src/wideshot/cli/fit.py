@@ -13,10 +13,12 @@ frame); --method hybrid starts from the network's answer (a radius scan, then Ne
 a few hundred simulations). Inputs, outputs and exit status as `wideshot reconstruct`
 (see its help); the misfit threshold is that of refined answers."""
 
+#: One line for `wideshot --help`.
+SUMMARY = 'forward fit of detector images (Monte-Carlo simplex or network + refinement)'
+
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("fit", help="forward fit of detector images (Monte-Carlo "
-                                               "simplex or network + refinement)",
+    parser = subparsers.add_parser("fit", help=SUMMARY,
                                    description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     reconstruct_command.add_file_options(parser)

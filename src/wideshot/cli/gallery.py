@@ -15,9 +15,12 @@ pattern). Each filter draws its random parameters from a generator seeded with -
 #: Panels per row of the figure.
 COLUMNS = 6
 
+#: One line for `wideshot --help`.
+SUMMARY = 'figure of every augmentation filter (PNG)'
+
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("gallery", help="figure of every augmentation filter (PNG)",
+    parser = subparsers.add_parser("gallery", help=SUMMARY,
                                    description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("fig2.png"),

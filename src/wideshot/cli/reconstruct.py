@@ -29,6 +29,9 @@ wrong size, NaN, all zero, missing data set) get status "failed" with the reason
 are still processed. Exit status 0 when every frame was answered, 1 when some failed, 2 for a
 usage error."""
 
+#: One line for `wideshot --help`.
+SUMMARY = 'size and orientation from detector images (CSV, JSON, Figure-5 panels)'
+
 
 def add_file_options(parser: argparse.ArgumentParser) -> None:
     """Inputs, how frames are read, and what is written: shared by `reconstruct` and `fit`."""
@@ -76,8 +79,7 @@ def file_options(args: argparse.Namespace) -> dict:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("reconstruct", help="size and orientation from detector "
-                                                       "images (CSV, JSON, Figure-5 panels)",
+    parser = subparsers.add_parser("reconstruct", help=SUMMARY,
                                    description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     add_file_options(parser)

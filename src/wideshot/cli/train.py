@@ -26,6 +26,9 @@ Several GPUs or CPU processes: run the same command under
   torchrun --nproc-per-node N $(which wideshot) train ...
 (DistributedDataParallel; --batch-size is per process; only process 0 writes)."""
 
+#: One line for `wideshot --help`.
+SUMMARY = 'train a network into a run folder'
+
 
 def _model_option(text: str) -> tuple[str, object]:
     """KEY=VALUE, VALUE read as JSON where it can be (8, [1,1,1,1]) and as text otherwise."""
@@ -49,7 +52,7 @@ def add_parser(subparsers) -> None:
     )
 
     default = {item.name: item.default for item in fields(TrainingConfig)}
-    parser = subparsers.add_parser("train", help="train a network into a run folder",
+    parser = subparsers.add_parser("train", help=SUMMARY,
                                    description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     data = parser.add_argument_group("data")

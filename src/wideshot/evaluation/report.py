@@ -38,7 +38,7 @@ from wideshot.evaluation.figures import (
     save_errors_versus_radius,
     save_relative_error_histograms,
 )
-from wideshot.evaluation.metrics import error_table, summarize
+from wideshot.models.metrics import error_table, summarize
 from wideshot.models.inference import DEFAULT_VIEWS, check_images, predict
 
 #: Measures of the summary, in their reported unit: name → (key of ``error_table``, factor).

@@ -20,8 +20,9 @@ from tqdm import tqdm
 
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.fitting.search import monte_carlo_simplex, refine_guess
-from wideshot.models.inference import DEFAULT_VIEWS, check_images, predict
-from wideshot.training.lookup import DEFAULT_MODEL, load_model
+from wideshot.models.inference import DEFAULT_VIEWS, check_images, check_valid, predict
+from wideshot.physics.conditions import Conditions
+from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
 
 #: Fit methods of :func:`fit`.
 METHODS = ("mcs", "hybrid")
@@ -30,24 +31,11 @@ METHODS = ("mcs", "hybrid")
 DEFAULT_BUDGET = {"mcs": (50, 50), "hybrid": (2, 300)}
 
 
-def check_valid(valid, shape: tuple[int, ...]) -> np.ndarray:
-    """Validity masks (B, H, W) bool from None (all valid), one (H, W) mask or a batch."""
-    if valid is None:
-        return np.ones(shape, dtype=bool)
-    valid = np.asarray(valid)
-    if valid.dtype != bool:
-        raise ValueError(f"valid must be a boolean mask (True = pixel carries data), got dtype "
-                         f"{valid.dtype}")
-    if valid.shape not in (shape, shape[1:]):
-        raise ValueError(f"valid must be shaped {shape[1:]} or {shape}, got {valid.shape}")
-    return np.broadcast_to(valid, shape)
-
-
 def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None,
         iterations: int | None = None, seed: int | None = None,
         device: str | torch.device | None = None,
         model: str | os.PathLike | nn.Module = DEFAULT_MODEL, views: int = DEFAULT_VIEWS,
-        progress: bool = False) -> dict:
+        conditions: Conditions | None = None, progress: bool = False) -> dict:
     """Fit the icosahedron whose simulated pattern best explains each image.
 
     The misfit (:func:`~wideshot.fitting.misfit.pattern_misfit`) is the fraction of an image's
@@ -76,6 +64,9 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         Where to simulate and run the network (default CPU for the simulations).
     model : str, Path or torch.nn.Module
         Network of the hybrid (see :func:`wideshot.training.load_model`).
+    conditions : Conditions, optional
+        Wavelength, material and radius range of the simulations (the MCS draws its starts from
+        the range). Default: the model's (hybrid; what it was trained on), SPEC's (MCS).
     progress : bool
         Show a progress bar over the images.
 
@@ -112,15 +103,20 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
               "misfit": np.zeros(len(images)), "n_simulations": np.zeros(len(images), int),
               "method": method}
     if method == "hybrid":
-        network, _ = load_model(model, device)
+        network, description = load_model(model, device)
+        conditions = conditions or model_conditions(description)
         network_quaternion, network_radius = predict(network, images, views=views)
         result.update(network_radius_nm=network_radius, network_quaternion=network_quaternion)
+    conditions = conditions or Conditions()
+    simulation.update(config=conditions.config, material=conditions.material)
     for index in tqdm(range(len(images)), desc=f"fit ({method})", unit="image", file=sys.stderr,
                       disable=not progress):
         rng = np.random.default_rng([seed, index])
         if method == "mcs":
             found = monte_carlo_simplex(images[index], valid[index], starts=starts,
-                                        iterations=iterations, rng=rng, **simulation)
+                                        iterations=iterations, rng=rng,
+                                        radius_range_nm=conditions.radius_range_nm,
+                                        **simulation)
         else:
             found = refine_guess(images[index], valid[index], network_radius[index],
                                  network_quaternion[index], candidates=starts,

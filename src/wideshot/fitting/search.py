@@ -64,6 +64,7 @@ def _run(objective: PatternObjective, radius_nm: np.ndarray, steps: tuple[float,
 
 def monte_carlo_simplex(image: np.ndarray, valid: np.ndarray, *, starts: int = 50,
                         iterations: int = 50, rng=None, steps: tuple[float, float] = GLOBAL_STEPS,
+                        radius_range_nm: tuple[float, float] = RADIUS_RANGE_NM,
                         record: bool = False, **simulation) -> FitResult:
     """The paper's baseline: Nelder–Mead from random starts, the best end point wins.
 
@@ -81,6 +82,8 @@ def monte_carlo_simplex(image: np.ndarray, valid: np.ndarray, *, starts: int = 5
         Seeds the starts.
     steps : (float, float)
         Initial simplex steps in nm and degrees.
+    radius_range_nm : (float, float)
+        Range of the random starting radii, nm (default SPEC's training range).
     record : bool
         Keep every evaluation (for :meth:`PatternObjective.best_so_far`).
     **simulation
@@ -91,8 +94,7 @@ def monte_carlo_simplex(image: np.ndarray, valid: np.ndarray, *, starts: int = 5
     FitResult
     """
     rng = np.random.default_rng(rng)
-    low, high = RADIUS_RANGE_NM
-    radius_nm = rng.uniform(low, high, starts)
+    radius_nm = rng.uniform(*radius_range_nm, starts)
     anchors = random_quaternions(starts, rng)
     objective = PatternObjective(image, valid, anchors, record=record, **simulation)
     return _run(objective, radius_nm, steps, iterations, tolerance=0.0)

@@ -98,19 +98,20 @@ class ShapeFamily:
             outside the range; the message names the argument and the allowed values.
         """
         missing = parameter is None or (np.ndim(parameter) == 0 and np.isnan(parameter))
+        shown = _shown(parameter)
         if not self.has_parameter:
             if not missing:
-                raise ValueError(f"{name}: the {self.name} has no shape parameter, got "
-                                 f"{parameter!r} (give None or NaN)")
+                raise ValueError(f"{name}: the {self.name} family has no shape parameter, got "
+                                 f"{shown} (give None or NaN)")
             return None
         low, high = self.parameter_range
         if missing:
-            raise ValueError(f"{name}: the {self.name} needs its {self.parameter_name} in "
-                             f"[{low:g}, {high:g}], got {parameter!r}")
+            raise ValueError(f"{name}: the {self.name} family needs its {self.parameter_name} "
+                             f"in [{low:g}, {high:g}], got {shown}")
         value = float(parameter)
         if not math.isfinite(value) or not low <= value <= high:
-            raise ValueError(f"{name}: the {self.parameter_name} of a {self.name} must lie in "
-                             f"[{low:g}, {high:g}], got {parameter!r}")
+            raise ValueError(f"{name}: the {self.parameter_name} of the {self.name} family must "
+                             f"lie in [{low:g}, {high:g}], got {shown}")
         return value
 
     def solid(self, parameter=None) -> Solid:
@@ -120,6 +121,14 @@ class ShapeFamily:
     def default_parameter(self) -> float | None:
         """The middle of the parameter range (None without a parameter)."""
         return None if not self.has_parameter else float(np.mean(self.parameter_range))
+
+
+def _shown(value) -> str:
+    """A parameter as a user typed it: 0.8, nan, None."""
+    try:
+        return f"{float(value):g}"
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -127,6 +127,19 @@ def check_images(images, image_size: int = DEFAULT_CONFIG.grid_size,
     return images
 
 
+def check_valid(valid, shape: tuple[int, ...]) -> np.ndarray:
+    """Validity masks (B, H, W) bool from None (all valid), one (H, W) mask or a batch."""
+    if valid is None:
+        return np.ones(shape, dtype=bool)
+    valid = np.asarray(valid)
+    if valid.dtype != bool:
+        raise ValueError(f"valid must be a boolean mask (True = pixel carries data), got dtype "
+                         f"{valid.dtype}")
+    if valid.shape not in (shape, shape[1:]):
+        raise ValueError(f"valid must be shaped {shape[1:]} or {shape}, got {valid.shape}")
+    return np.broadcast_to(valid, shape)
+
+
 def predict_targets(model: nn.Module, images, device: str | torch.device | None = None,
                     batch_size: int = 256) -> np.ndarray:
     """Raw network outputs for diffraction images, before decoding into labels.

@@ -263,8 +263,3 @@ def _load_cached(weights_file: str, card_file: str, stamps: tuple,
                          f"({error}); re-export the model or reinstall wideshot") from None
     model = _check_loads(card["architecture"], tensors, f"{weights_path}")
     return model.to(device).eval(), card
-
-
-def clear_cache() -> None:
-    """Forget the networks :func:`load_shipped_model` has loaded."""
-    _load_cached.cache_clear()

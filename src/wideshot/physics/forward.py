@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from wideshot.config import DEFAULT_CONFIG, SimulationConfig
+from wideshot.devices import resolve_device
 from wideshot.geometry import validate_quaternions
 from wideshot.geometry.shapes import DEFAULT_SHAPE, shape_batch
 from wideshot.physics.density_msft import density_amplitude, validate_density
@@ -43,27 +44,28 @@ def _real_dtype(precision: str) -> torch.dtype:
     return PRECISIONS[precision]
 
 
-def resolve_device(device) -> torch.device:
-    """A torch device from ``None`` (CPU), a name or a device; ``ValueError`` if unusable."""
-    try:
-        resolved = torch.device(device or "cpu")
-    except (RuntimeError, TypeError):
-        raise ValueError(f"unknown device {device!r} (use 'cpu', 'cuda' or 'cuda:N')") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available on this machine")
-    return resolved
-
-
-def _broadcast_parameters(radius_nm, quaternion) -> tuple[np.ndarray, np.ndarray]:
+def _broadcast_parameters(radius_nm, quaternion, shape, shape_parameter
+                          ) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
+    """Radii (B,), quaternions (B, 4), family names and parameters (B,), validated; any of them
+    given once is repeated to the batch size of the others."""
     radius = validate_radius(radius_nm)
     quats = np.asarray(validate_quaternions(np.asarray(quaternion, dtype=np.float64), "quaternion"))
-    if len(radius) == 1 and len(quats) > 1:
-        radius = np.repeat(radius, len(quats))
-    if len(quats) == 1 and len(radius) > 1:
-        quats = np.repeat(quats, len(radius), axis=0)
-    if len(radius) != len(quats):
-        raise ValueError(f"radius_nm has {len(radius)} entries but quaternion has {len(quats)}")
-    return radius, quats
+    lengths = {"radius_nm": len(radius), "quaternion": len(quats)}
+    if not isinstance(shape, str) and np.ndim(shape) == 1:
+        lengths["shape"] = len(shape)
+    if shape_parameter is not None and np.ndim(shape_parameter) == 1:
+        lengths["shape_parameter"] = len(shape_parameter)
+    batch = max(lengths.values())
+    mismatched = {name: n for name, n in lengths.items() if n not in (1, batch)}
+    if mismatched:
+        raise ValueError("the particle parameters have different lengths: "
+                         + ", ".join(f"{name} {n}" for name, n in lengths.items()))
+    names, parameters = shape_batch(
+        shape if lengths.get("shape", batch) == batch else list(shape) * batch,
+        shape_parameter if lengths.get("shape_parameter", batch) == batch
+        else np.repeat(shape_parameter, batch), batch)
+    return (np.repeat(radius, batch // len(radius)), np.repeat(quats, batch // len(quats), axis=0),
+            names, parameters)
 
 
 @dataclass(frozen=True)
@@ -136,8 +138,8 @@ def far_field(radius_nm, quaternion, *, shape=DEFAULT_SHAPE, shape_parameter=Non
     ndarray (B, H, W) complex64 or complex128
         A in nm³; 0 where no field arrives.
     """
-    radius, quats = _broadcast_parameters(radius_nm, quaternion)
-    names, parameters = shape_batch(shape, shape_parameter, len(radius))
+    radius, quats, names, parameters = _broadcast_parameters(radius_nm, quaternion, shape,
+                                                              shape_parameter)
     chosen = resolve_material(attenuation_length_nm, refractive_index, material, config)
     detector = detector or KGridDetector(config)
     illuminated = detector.illuminated

@@ -18,19 +18,20 @@ from torch import nn
 
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.fitting import fit
-from wideshot.fitting.api import check_valid
 from wideshot.fitting.objective import answer_misfit
-from wideshot.models.inference import DEFAULT_VIEWS, check_images, predict
+from wideshot.models.inference import DEFAULT_VIEWS, check_images, check_valid, predict
 from wideshot.reconstruction.quality import misfit_threshold
-from wideshot.training.distributed import resolve_device
-from wideshot.training.lookup import DEFAULT_MODEL, load_model
+from wideshot.devices import resolve_device
+from wideshot.physics.conditions import Conditions
+from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
 
 
 def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
                 device: str | torch.device | None = None, batch_size: int = 256,
                 refine: bool = False, max_misfit: float | None = None, seed: int = 0,
                 starts: int | None = None, iterations: int | None = None,
-                views: int = DEFAULT_VIEWS, check: bool = True) -> dict:
+                views: int = DEFAULT_VIEWS, check: bool = True,
+                conditions: Conditions | None = None) -> dict:
     """Radius and orientation of the particle in each diffraction image, with a quality check.
 
     The network reads each image; its answer is re-simulated and compared with the image on
@@ -73,6 +74,9 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         Re-simulate each answer and compute its misfit (default). False skips the quality
         check, which costs about as much as the network (one simulation per image): ``misfit``
         is NaN and nothing is flagged. A refined answer always has its misfit.
+    conditions : Conditions, optional
+        Wavelength, material and radius range of the re-simulations. Default: those the model
+        was trained under (its card or training data; SPEC's for a bare network).
 
     Returns
     -------
@@ -111,18 +115,21 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     images = check_images(images[None] if images.ndim == 2 else images).numpy()
     valid = check_valid(valid, images.shape)
     network, description = load_model(model, device)
+    conditions = conditions or model_conditions(description)
+    simulation_device = resolve_device(device, prefer_cuda=True)
     check = check or refine  # a refined answer comes with its misfit
     name = description.get("shipped") or description.get("run") or description["name"]
     if refine:
         result = fit(images, valid=valid, method="hybrid", model=network, seed=seed,
-                     starts=starts, iterations=iterations, device=resolve_device(device),
-                     views=views)
+                     starts=starts, iterations=iterations, device=simulation_device,
+                     views=views, conditions=conditions)
         result.pop("method")
     else:
         quaternion, radius_nm = predict(network, images, device=device, batch_size=batch_size,
                                         views=views)
         misfit = (answer_misfit(images, valid, radius_nm, quaternion,
-                                device=resolve_device(device)) if check
+                                device=simulation_device, config=conditions.config,
+                                material=conditions.material) if check
                   else np.full(len(images), np.nan))
         result = {"radius_nm": radius_nm, "quaternion": quaternion, "misfit": misfit}
     threshold = (misfit_threshold(description, refined=refine, override=max_misfit)

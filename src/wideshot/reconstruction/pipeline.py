@@ -33,7 +33,7 @@ from wideshot.reconstruction.sources import (
     find_inputs,
     iter_frames,
 )
-from wideshot.training.lookup import DEFAULT_MODEL, load_model
+from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
 
 #: Columns of the CSV (and keys of each JSON row), in order.
 COLUMNS = ("source", "frame", "dataset", "status", "radius_nm", "w", "x", "y", "z", "misfit",
@@ -198,6 +198,12 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         network, description = None, _description_or_nothing(model, device)
     else:
         network, description = load_model(model, device)
+    conditions = model_conditions(description)
+    if geometry is not None and geometry.wavelength_nm != conditions.config.wavelength_nm:
+        raise ValueError(f"the frames were recorded at {geometry.wavelength_nm:g} nm but the "
+                         f"model {model!s} was trained at {conditions.config.wavelength_nm:g} "
+                         "nm; use a model trained at the frames' wavelength (wideshot "
+                         "generate --wavelength-nm ..., then wideshot train)")
     check = check or method != "network"
     threshold = (misfit_threshold(description, refined=method != "network", override=max_misfit)
                  if check else None)
@@ -206,13 +212,15 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
     def answer(images: np.ndarray, valid: np.ndarray) -> dict:
         if method == "mcs":
             result = fit(images, valid=valid, method="mcs", starts=starts,
-                         iterations=iterations, seed=seed, device=device)
+                         iterations=iterations, seed=seed, device=device,
+                         conditions=conditions)
             flagged = (result["misfit"] > threshold if threshold is not None
                        else np.zeros(len(images), dtype=bool))
             return {**result, "flagged": flagged, "max_misfit": threshold}
         return reconstruct(images, valid=valid, model=network, device=device,
                            refine=method == "hybrid", max_misfit=threshold, seed=seed,
-                           starts=starts, iterations=iterations, views=views, check=check)
+                           starts=starts, iterations=iterations, views=views, check=check,
+                           conditions=conditions)
     started = time.perf_counter()
     panels_written = 0
     with _Writers(out_dir) as writers, tqdm(total=count_frames(paths, dataset=dataset),
@@ -231,7 +239,9 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                 drawn = good[:max(0, panels - panels_written)]
                 if drawn:  # one batched simulation for the batch's panels
                     resimulated = simulate(result["radius_nm"][:len(drawn)],
-                                           result["quaternion"][:len(drawn)])
+                                           result["quaternion"][:len(drawn)],
+                                           material=conditions.material,
+                                           config=conditions.config)
                 for index, frame in enumerate(drawn):
                     save_reconstruction_panel(
                         out_dir / PANELS_FOLDER / _panel_name(frame, panels_written),

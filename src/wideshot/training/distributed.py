@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from wideshot.physics.forward import resolve_device as physics_resolve_device
+from wideshot.devices import resolve_device
 
 
 @dataclass(frozen=True)
@@ -74,24 +74,6 @@ class ProcessGroup:
         return items
 
 
-def resolve_device(device: str | torch.device | None, local_rank: int = 0) -> torch.device:
-    """The training device: ``device``, or CUDA when available, else the CPU.
-
-    A bare "cuda" becomes ``cuda:LOCAL_RANK``, so each process of a node gets its own GPU.
-
-    Raises
-    ------
-    ValueError
-        For a malformed device name, or CUDA asked for but not available.
-    """
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    device = physics_resolve_device(device)
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)
-    return device
-
-
 def setup(device: str | torch.device | None = None) -> ProcessGroup:
     """Join the process group started by ``torchrun`` (if any) and pick this process's device.
 
@@ -106,9 +88,10 @@ def setup(device: str | torch.device | None = None) -> ProcessGroup:
     """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
-        return ProcessGroup(rank=0, world_size=1, device=resolve_device(device))
+        return ProcessGroup(rank=0, world_size=1,
+                            device=resolve_device(device, prefer_cuda=True))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(device, local_rank)
+    device = resolve_device(device, prefer_cuda=True, local_rank=local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
     owns_group = not dist.is_initialized()

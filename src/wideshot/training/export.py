@@ -41,11 +41,13 @@ from wideshot.training.checkpoint import (
     load_run,
 )
 from wideshot.training.config import TrainingConfig
+from wideshot.training.lookup import training_conditions
 from wideshot.training.loop import open_datasets
 
 #: Attributes of a data set file that say how it was generated, copied into the card.
 _GENERATION_ATTRIBUTES = ("preset", "seed", "n_samples", "validation_fraction", "device_type",
-                          "wideshot_version", "config", "material")
+                          "wideshot_version", "config", "material", "radius_range_nm",
+                          "shapes", "shape_weights")
 
 
 def training_command(config: TrainingConfig, run_dir: str | os.PathLike = "RUN_DIR",
@@ -238,6 +240,7 @@ def export_run(run_dir: str | os.PathLike, name: str = "default", which: str = "
         "recipe": {"command": training_command(config, Path("runs") / run_dir.name, processes),
                    "config": config.as_dict(), "processes": processes},
         "data": _data_description(config),
+        "conditions": training_conditions(config.train).as_dict(),
         "training": _training_description(run_dir, config, processes),
         "validation": _validation_metrics(state, which),
         "source": {"run": str(run_dir), "checkpoint": which},

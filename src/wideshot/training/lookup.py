@@ -11,10 +11,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from wideshot.data.hdf5 import read_attributes
 from wideshot.models.inference import fold_batch_norm
+from wideshot.physics.conditions import Conditions
 from wideshot.models.shipped import available_models, load_shipped_model, model_files
 from wideshot.training.checkpoint import load_run
-from wideshot.training.distributed import resolve_device
+from wideshot.devices import resolve_device
 
 DEFAULT_MODEL = "default"
 
@@ -72,12 +74,13 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
         if which is not None:
             raise ValueError(f"{shipped!r} is a shipped model with one set of weights; the "
                              "checkpoint choice applies to run folders only")
-        network, card = load_shipped_model(shipped, resolve_device(device))
+        network, card = load_shipped_model(shipped, resolve_device(device, prefer_cuda=True))
         network = _folded(network)
         description = {"shipped": shipped, "name": card["architecture"]["name"],
                        "options": card["architecture"].get("options", {})}
         if "quality" in card:
             description["quality"] = card["quality"]
+        description["conditions"] = Conditions.from_dict(card.get("conditions", {})).as_dict()
         trained_on = card.get("data", {}).get("train", {}).get("file")
         if trained_on:
             description["trained_on"] = trained_on
@@ -91,10 +94,27 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
         raise FileNotFoundError(f"{str(model)!r} is neither a shipped model (available: "
                                 f"{', '.join(available) or 'none'}) nor a run folder")
     which = which or "best"
-    network, config = load_run(run_dir, which=which, device=resolve_device(device))
+    network, config = load_run(run_dir, which=which,
+                               device=resolve_device(device, prefer_cuda=True))
     description = {"run": str(run_dir.resolve()), "checkpoint": which, "name": config.model,
-                   "options": config.model_options, "trained_on": config.train}
+                   "options": config.model_options, "trained_on": config.train,
+                   "conditions": training_conditions(config.train).as_dict()}
     return fold_batch_norm(network), description
+
+
+def training_conditions(path: str | os.PathLike) -> Conditions:
+    """The conditions of a training data set (its attributes); SPEC's defaults for a file that
+    is no longer readable or predates recorded conditions."""
+    try:
+        return Conditions.from_dict(read_attributes(path))
+    except (OSError, ValueError):
+        return Conditions()
+
+
+def model_conditions(description: dict) -> Conditions:
+    """The conditions a model was trained under, from :func:`load_model`'s description (SPEC's
+    defaults for a bare network)."""
+    return Conditions.from_dict(description.get("conditions", {}))
 
 
 @functools.lru_cache(maxsize=8)

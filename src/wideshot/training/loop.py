@@ -11,7 +11,7 @@ One epoch:
    on the CPU;
 3. the loss is back-propagated, the gradient norm clipped and AdamW and the schedule stepped;
 4. the clean validation images are predicted, and the paper's error measures computed
-   (:func:`wideshot.evaluation.metrics.error_table`);
+   (:func:`wideshot.models.metrics.error_table`);
 5. process 0 writes ``last.pt``, ``best.pt`` if the validation measure improved, and the
    metrics (:mod:`wideshot.training.checkpoint`).
 
@@ -46,7 +46,7 @@ from tqdm import tqdm
 from wideshot.data.augment import Augmentation, make_augmentation
 from wideshot.data.dataset import DiffractionDataset
 from wideshot.data.hdf5 import QUATERNION, RADIUS, SPLIT, read_attributes
-from wideshot.evaluation.metrics import error_table
+from wideshot.models.metrics import error_table
 from wideshot.models import NUM_TARGETS, labels_to_targets, make_loss, targets_to_labels
 from wideshot.models.inference import memory_format
 from wideshot.training import distributed

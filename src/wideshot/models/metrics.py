@@ -2,9 +2,14 @@
 
 SPEC.md "Parameter vector and error measures": the relative error of one parameter is
 ``|predicted − true| / span`` — R: 130 nm; each quaternion component: its span over the
-fundamental domain (``FUNDAMENTAL_DOMAIN.spans``), both quaternions canonical. The **mean
-error** is the mean of the five relative errors, the **max error** the largest. Reported beside
-them: the symmetry-aware misorientation angle (degrees) and the radius error (nm).
+fundamental domain of the particle's shape family, both quaternions canonical in that family.
+The **mean error** is the mean of the five relative errors, the **max error** the largest.
+Reported beside them: the symmetry-aware misorientation angle (degrees) and the radius error
+(nm). For the sphere, whose orientation is undefined, the orientation errors are NaN and the
+mean and max are those of the radius alone (Appendix-C errors per family, SPEC "Shape families").
+
+They live beside the target mapping (not in :mod:`wideshot.evaluation`) because training
+reports them for its validation set too.
 
 Examples
 --------
@@ -20,12 +25,7 @@ import numpy as np
 import torch
 
 from wideshot.config import RADIUS_RANGE_NM
-from wideshot.geometry import (
-    FUNDAMENTAL_DOMAIN,
-    canonical,
-    misorientation_deg,
-    normalize_quaternion,
-)
+from wideshot.geometry import DEFAULT_SHAPE, normalize_quaternion, shape_family
 
 #: Names of the five per-parameter relative errors, in label order.
 PARAMETER_NAMES: tuple[str, ...] = ("w", "x", "y", "z", "radius")
@@ -41,24 +41,31 @@ def _as_numpy(array) -> np.ndarray:
     return np.asarray(array, dtype=np.float64)
 
 
-def parameter_spans(radius_range_nm: tuple[float, float] = RADIUS_RANGE_NM) -> np.ndarray:
+def parameter_spans(radius_range_nm: tuple[float, float] = RADIUS_RANGE_NM,
+                    shape: str = DEFAULT_SHAPE) -> np.ndarray:
     """Denominators of the relative errors, in label order (w, x, y, z, R).
 
     Parameters
     ----------
     radius_range_nm : (float, float)
         The radius range whose width is the span of R (130 nm by default).
+    shape : str
+        Shape family whose fundamental domain gives the quaternion spans.
 
     Returns
     -------
     numpy.ndarray, shape (5,)
-        Spans of w, x, y, z over the fundamental domain (dimensionless) and of R (nm).
+        Spans of w, x, y, z over the fundamental domain (dimensionless; NaN for the sphere,
+        which has none) and of R (nm).
     """
-    return np.array([*FUNDAMENTAL_DOMAIN.spans, radius_range_nm[1] - radius_range_nm[0]])
+    family = shape_family(shape)
+    spans = family.group.domain.spans if family.has_orientation else (np.nan,) * 4
+    return np.array([*spans, radius_range_nm[1] - radius_range_nm[0]])
 
 
 def error_table(pred_quaternion, pred_radius_nm, true_quaternion, true_radius_nm,
-                radius_range_nm: tuple[float, float] = RADIUS_RANGE_NM) -> dict[str, np.ndarray]:
+                radius_range_nm: tuple[float, float] = RADIUS_RANGE_NM,
+                shape: str = DEFAULT_SHAPE) -> dict[str, np.ndarray]:
     """Per-sample error measures of predictions.
 
     Parameters
@@ -69,6 +76,8 @@ def error_table(pred_quaternion, pred_radius_nm, true_quaternion, true_radius_nm
         Circumradii in nm.
     radius_range_nm : (float, float)
         Its width is the span that divides the radius error.
+    shape : str
+        The particles' shape family (its group and fundamental domain).
 
     Returns
     -------
@@ -76,18 +85,23 @@ def error_table(pred_quaternion, pred_radius_nm, true_quaternion, true_radius_nm
         ``"w", "x", "y", "z", "radius"``: relative errors (dimensionless);
         ``"mean"``, ``"max"``: mean and largest of those five;
         ``"misorientation_deg"``: symmetry-aware misorientation angle in degrees;
-        ``"radius_error_nm"``: ``|predicted − true|`` radius in nm.
+        ``"radius_error_nm"``: ``|predicted − true|`` radius in nm. Orientation errors are NaN
+        for the sphere.
     """
-    pred_q = canonical(normalize_quaternion(_as_numpy(pred_quaternion)))
-    true_q = canonical(normalize_quaternion(_as_numpy(true_quaternion)))
+    group = shape_family(shape).group
+    pred_q = group.canonical(normalize_quaternion(_as_numpy(pred_quaternion)))
+    true_q = group.canonical(normalize_quaternion(_as_numpy(true_quaternion)))
     pred_r, true_r = _as_numpy(pred_radius_nm), _as_numpy(true_radius_nm)
     absolute = np.abs(np.concatenate([pred_q - true_q, (pred_r - true_r)[:, None]], axis=1))
-    relative = absolute / parameter_spans(radius_range_nm)
+    relative = absolute / parameter_spans(radius_range_nm, shape)
+    radius = PARAMETER_NAMES.index("radius")
     errors = {name: relative[:, index] for index, name in enumerate(PARAMETER_NAMES)}
-    errors["mean"] = relative.mean(axis=1)
-    errors["max"] = relative.max(axis=1)
-    errors["misorientation_deg"] = misorientation_deg(pred_q, true_q)
-    errors["radius_error_nm"] = absolute[:, 4]
+    defined = relative if group.is_finite else relative[:, [radius]]
+    errors["mean"] = defined.mean(axis=1)
+    errors["max"] = defined.max(axis=1)
+    errors["misorientation_deg"] = (np.degrees(group.misorientation_rad(pred_q, true_q))
+                                    if group.is_finite else np.full(len(true_r), np.nan))
+    errors["radius_error_nm"] = absolute[:, radius]
     return errors
 
 
