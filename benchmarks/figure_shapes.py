@@ -2,8 +2,8 @@
 
     python benchmarks/figure_shapes.py --out docs/shapes.png
 
-One row per family (SPEC.md "Shape families"), three (solid | pattern) pairs per row. The
-families with a parameter are shown at three values of it (decahedron: aspect 0.4, 1/φ, 1.6;
+One row per family (docs/conventions.md "Shape families"), three (solid | pattern) pairs per row.
+The families with a parameter are shown at three values of it (decahedron: aspect 0.4, 1/φ, 1.6;
 octahedral: octahedron, truncated octahedron, cube; twinned tetrahedron: truncation 0, 0.25,
 0.5), all at R = 100 nm in one generic orientation, so that neighbouring rows differ in shape
 only. The icosahedron has no parameter: it is shown in that same orientation and then with a

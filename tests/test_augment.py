@@ -25,7 +25,7 @@ from wideshot.data.augment import (
 )
 
 N = 128
-CENTER = N / 2  # the zero-angle pixel (row N/2, column N/2), SPEC.md
+CENTER = N / 2  # the zero-angle pixel (row N/2, column N/2), docs/conventions.md
 
 
 def log_scaled(intensity: torch.Tensor) -> torch.Tensor:

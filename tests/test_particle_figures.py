@@ -24,7 +24,8 @@ GENERIC = np.array([0.9, 0.3, -0.2, 0.25]) / np.linalg.norm([0.9, 0.3, -0.2, 0.2
 
 
 def reference_vertices(radius_nm: float) -> np.ndarray:
-    """SPEC.md's reference icosahedron: every cyclic permutation of (0, ±1, ±φ), scaled to R."""
+    """docs/conventions.md's reference icosahedron: every cyclic permutation of (0, ±1, ±φ), scaled
+    to R."""
     phi = (1.0 + math.sqrt(5.0)) / 2.0
     points = [np.roll([0.0, a, b * phi], shift)
               for a, b in itertools.product((1.0, -1.0), repeat=2) for shift in range(3)]

@@ -1,8 +1,9 @@
 """Validation of wideshot's forward model against independent references (tests/reference).
 
-The references share no code with ``wideshot``: they are written from /work/shared/SPEC.md with
-numpy/scipy/miepython only (see tests/reference/__init__.py), and are themselves checked in
-tests/test_references.py. Every test prints what it measured (run with ``-s`` or ``-rP`` to see it).
+The references share no code with ``wideshot``: they are written from the shared SPEC.md (restated
+in docs/conventions.md) with numpy/scipy/miepython only (see tests/reference/__init__.py), and are
+themselves checked in tests/test_references.py. Every test prints what it measured (run with ``-s``
+or ``-rP`` to see it).
 
 Reference → what it pins down in the package
   polyhedron_form_factor   analytic Born transform of the icosahedron (faces → edges)

@@ -1,5 +1,5 @@
 """Tests of the shape families (wideshot.geometry.shapes, solids, groups, orientation, voxels)
-against independent references (SPEC.md "Orientation" and "Shape families").
+against independent references (docs/conventions.md "Orientation" and "Shape families").
 
 References used here, none of which shares code with ``wideshot``:
 

@@ -1,4 +1,5 @@
-"""The conventions of SPEC.md in one place: wavelength, detector grid, image scaling, ranges.
+"""The conventions (docs/conventions.md) in one place: wavelength, detector grid, image scaling,
+ranges.
 
 Every other module takes its constants from here, so that there is one source of truth for
 each number (STYLE.md). All lengths are in nm, wave numbers in nm⁻¹.
@@ -11,7 +12,7 @@ from dataclasses import asdict, dataclass
 
 @dataclass(frozen=True)
 class SimulationConfig:
-    """Physics and detector configuration of SPEC.md (defaults = the paper's setup).
+    """Physics and detector configuration of docs/conventions.md (defaults = the paper's setup).
 
     Attributes
     ----------

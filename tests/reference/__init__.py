@@ -1,8 +1,8 @@
 """Independent physics references for validating wideshot (tests only).
 
-Nothing in this package imports ``wideshot``: every number here is derived from
-/work/shared/SPEC.md with numpy, scipy and miepython alone, so that a comparison of
-the package with these references is a comparison of two independent implementations.
+Nothing in this package imports ``wideshot``: every number here is derived from the shared SPEC.md
+(restated in docs/conventions.md) with numpy, scipy and miepython alone, so that a comparison of the
+package with these references is a comparison of two independent implementations.
 
 Modules
 -------

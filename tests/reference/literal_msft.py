@@ -1,4 +1,5 @@
-"""The paper's multi-slice Fourier transform (MSFT), taken literally from SPEC.md (numpy only).
+"""The paper's multi-slice Fourier transform (MSFT), taken literally from docs/conventions.md
+(numpy only).
 
 Discretisation (SPEC "Forward model", reference grid):
 

@@ -1,5 +1,5 @@
-"""The five shape families of SPEC.md ("Shape families"), re-derived independently of ``wideshot``
-(numpy only; scipy only through ``spec.oriented_hull_faces``).
+"""The five shape families of docs/conventions.md ("Shape families"), re-derived independently of
+``wideshot`` (numpy only; scipy only through ``spec.oriented_hull_faces``).
 
 Every polyhedral family is written as the half-space description given in SPEC's table
 (n·x ≤ b), converted to its vertex set here by brute force (every triple of planes is

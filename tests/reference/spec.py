@@ -1,4 +1,4 @@
-"""SPEC.md conventions, re-derived independently of ``wideshot`` (numpy only).
+"""The conventions (docs/conventions.md), re-derived independently of ``wideshot`` (numpy only).
 
 All lengths in nm, wave vectors in nm^-1.
 """

@@ -6,9 +6,9 @@ detector panels, a finite detector, and so on. Each defect is a small batched tr
 
 Conventions shared by every filter
 ----------------------------------
-- Images are ``(B, H, W)`` float tensors in [0, 1], the log-intensity of SPEC.md ("Detector grid
-  and image"), on any device. The output has the same shape, dtype and device; the input is never
-  modified in place.
+- Images are ``(B, H, W)`` float tensors in [0, 1], the log-intensity of docs/conventions.md
+  ("Detector grid and image"), on any device. The output has the same shape, dtype and device; the
+  input is never modified in place.
 - ``augmentation(images, generator)`` draws its random parameters **per image** from the explicit
   ``torch.Generator``; the same generator state gives the same output. Random numbers are drawn on
   ``generator.device`` and moved to the images' device, so a CPU generator gives the same draws for
@@ -19,10 +19,11 @@ Conventions shared by every filter
   pixels (shift, jitter) move it and clear the zero-filled border. Pixels that are not valid are
   exactly 0, and stay 0 through every later filter of a chain.
 - "Renormalises" below means the output is rescaled per image by the minimum and maximum of its
-  valid pixels to [0, 1], as SPEC.md scales a measured image; otherwise valid pixels keep their
-  values except where the filter says so.
+  valid pixels to [0, 1], as docs/conventions.md scales a measured image; otherwise valid pixels
+  keep their values except where the filter says so.
 - The zero-angle pixel, the centre of holes, crops and gaps, is (row N/2, column N/2): pixel
-  (i, j) sits at k = (j − N/2, i − N/2)·Δk (SPEC.md). All lengths below are in pixels (px).
+  (i, j) sits at k = (j − N/2, i − N/2)·Δk (docs/conventions.md). All lengths below are in pixels
+  (px).
 
 Choose a filter by name with :func:`make_augmentation` (see :data:`AUGMENTATIONS`).
 

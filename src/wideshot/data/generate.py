@@ -85,7 +85,7 @@ class Preset:
 
 #: The paper's data sets (Stielow et al. 2020): 25,058 simulated training images with one fifth
 #: held out for validation, and an independent test set of 5,000 (its own seed); and the
-#: mixed-shape sets of the five families of SPEC.md in equal parts.
+#: mixed-shape sets of the five families of docs/conventions.md in equal parts.
 PRESETS: dict[str, Preset] = {
     "paper-train": Preset(n_samples=25_058, seed=2020, validation_fraction=0.2),
     "paper-test": Preset(n_samples=5_000, seed=2021, validation_fraction=0.0),

@@ -108,8 +108,8 @@ def save_relative_error_histograms(mean_percent: np.ndarray, max_percent: np.nda
     Parameters
     ----------
     mean_percent, max_percent : numpy.ndarray, shape (B,)
-        Mean and largest of the five relative errors of each image, in % (SPEC.md "Parameter
-        vector and error measures").
+        Mean and largest of the five relative errors of each image, in % (docs/conventions.md
+        "Parameter vector and error measures").
     path : Path
         Output image (.png, .pdf, .svg).
     title : str, optional

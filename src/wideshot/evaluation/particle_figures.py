@@ -67,7 +67,7 @@ def visible_faces(radius_nm: float, quaternion) -> tuple[np.ndarray, np.ndarray]
     radius_nm : float
         Circumradius R, nm.
     quaternion : array, shape (4,)
-        Orientation (w, x, y, z), scalar first, active (SPEC.md).
+        Orientation (w, x, y, z), scalar first, active (docs/conventions.md).
 
     Returns
     -------
@@ -103,7 +103,7 @@ def draw_icosahedron(axes, radius_nm: float, quaternion, *, color="#b8bec9",
     radius_nm : float
         Circumradius R, nm.
     quaternion : array, shape (4,)
-        Orientation (w, x, y, z), scalar first, active (SPEC.md).
+        Orientation (w, x, y, z), scalar first, active (docs/conventions.md).
     color : matplotlib colour
         Colour of a face lit head-on; faces are shaded by a Lambert factor.
     title : str, optional

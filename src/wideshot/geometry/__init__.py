@@ -1,7 +1,7 @@
 """Particle geometry: quaternions, shape families with their rotation groups and fundamental
 domains, solids.
 
-Conventions (SPEC.md): quaternions ``(w, x, y, z)`` scalar first, active rotations
+Conventions (docs/conventions.md): quaternions ``(w, x, y, z)`` scalar first, active rotations
 (``p_lab = R(q) @ p_ref``), lengths in nm, angles in rad unless a name ends in ``_deg``.
 """
 from wideshot.geometry.groups import (

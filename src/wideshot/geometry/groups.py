@@ -1,11 +1,11 @@
 """Rotation groups of particle shapes: orbits, canonical orientations, misorientation, domains.
 
-SPEC.md "Orientation" and "Shape families": for a solid with rotation group G, ``R(q)·R(g)``
-describes the same particle for every g in G, so the orbit of ``q`` is ``{±(q ⊗ g)}``. Its
-**canonical** member is the one with the largest ``w``; the set of canonical quaternions is the
-fundamental domain: the orbit member closest to the identity. With
-``<r, q ⊗ g> = <conj(q) ⊗ r, g>`` the search for the member closest to any reference r
-(:meth:`RotationGroup.closest_equivalent`) is one (B, 4) × (4, |G|) product.
+docs/conventions.md "Orientation" and "Shape families": for a solid with rotation group G,
+``R(q)·R(g)`` describes the same particle for every g in G, so the orbit of ``q`` is ``{±(q ⊗ g)}``.
+Its **canonical** member is the one with the largest ``w``; the set of canonical quaternions is the
+fundamental domain: the orbit member closest to the identity. With ``<r, q ⊗ g> = <conj(q) ⊗ r, g>``
+the search for the member closest to any reference r (:meth:`RotationGroup.closest_equivalent`) is
+one (B, 4) × (4, |G|) product.
 
 A finite group is built from generators (:meth:`RotationGroup.from_generators`); the sphere's
 group, all rotations, has no elements: every orientation is equivalent to the identity.
@@ -129,7 +129,8 @@ class FundamentalDomain:
 
     @property
     def spans(self) -> tuple[float, float, float, float]:
-        """max − min of (w, x, y, z): the denominators of the relative errors of SPEC.md."""
+        """max − min of (w, x, y, z): the denominators of the relative errors of
+        docs/conventions.md."""
         ranges = [(self.w_min, self.w_max), self.x_range, self.y_range, self.z_range]
         return tuple(high - low for low, high in ranges)
 
@@ -200,7 +201,7 @@ class RotationGroup:
         return xp.where((candidate * reference).sum(-1)[..., None] < 0, -candidate, candidate)
 
     def canonical(self, q: Array) -> Array:
-        """Project quaternions into the fundamental domain (SPEC.md "Canonical form").
+        """Project quaternions into the fundamental domain (docs/conventions.md "Canonical form").
 
         Parameters
         ----------

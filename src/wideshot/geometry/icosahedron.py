@@ -1,4 +1,5 @@
-"""The particle of SPEC.md: a homogeneous regular icosahedron, as vertices, faces and half-spaces.
+"""The particle of docs/conventions.md: a homogeneous regular icosahedron, as vertices, faces and
+half-spaces.
 
 Reference orientation: the 12 vertices are ``R/√(1+φ²)`` times every cyclic permutation of
 ``(0, ±1, ±φ)``, with R the circumradius (nm). A rotated particle is ``R(q) @ p`` for every

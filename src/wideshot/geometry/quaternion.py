@@ -1,6 +1,6 @@
 """Batched unit-quaternion algebra on numpy arrays and torch tensors alike.
 
-Conventions (SPEC.md "Orientation"):
+Conventions (docs/conventions.md "Orientation"):
 
 - a quaternion is ``(w, x, y, z)``, **scalar first**, in the last axis of an array ``(..., 4)``;
 - rotations are **active**: a point ``p`` of the particle in its reference orientation sits at

@@ -1,4 +1,5 @@
-"""Shape families (SPEC.md "Shape families"): one small entry per family, looked up by name.
+"""Shape families (docs/conventions.md "Shape families"): one small entry per family, looked up by
+name.
 
 Each family is a homogeneous solid centred on the origin, sized by its circumradius R (centre to
 farthest point), with at most one shape parameter p, a reference orientation and its rotation
@@ -56,7 +57,7 @@ class ShapeFamily:
     Attributes
     ----------
     name : str
-        The family's name (SPEC.md), e.g. "decahedron".
+        The family's name (docs/conventions.md), e.g. "decahedron".
     group : RotationGroup
         Rotations that map every solid of the family onto itself.
     build : callable
@@ -179,7 +180,7 @@ def _sphere(_: None) -> Ball:
     return Ball()
 
 
-#: Every family by name, in the order of SPEC.md (the integer codes of data sets).
+#: Every family by name, in the order of docs/conventions.md (the integer codes of data sets).
 SHAPE_FAMILIES: dict[str, ShapeFamily] = {family.name: family for family in (
     ShapeFamily("icosahedron", ICOSAHEDRAL, _icosahedron),
     ShapeFamily("decahedron", DIHEDRAL_5, _decahedron, "aspect", (0.4, 1.6), (0.0, 1.0, 0.0)),

@@ -19,8 +19,8 @@ from wideshot.geometry.shapes import DEFAULT_SHAPE, shape_family
 def voxel_centres_nm(size: int, voxel_nm: float) -> np.ndarray:
     """Voxel-centre coordinates along one grid axis: ``(i - size // 2) · voxel_nm``.
 
-    This is the reference-grid convention (SPEC.md: 192 voxels over 318.75 nm): the voxel with
-    index ``size // 2`` sits exactly on the origin, as the centre of an FFT grid does.
+    This is the reference-grid convention (docs/conventions.md: 192 voxels over 318.75 nm): the
+    voxel with index ``size // 2`` sits exactly on the origin, as the centre of an FFT grid does.
 
     Parameters
     ----------

@@ -85,7 +85,7 @@ def check_images(images, image_size: int = DEFAULT_CONFIG.grid_size,
     Parameters
     ----------
     images : array-like or torch.Tensor, shape (B, N, N)
-        Log-intensity images scaled per image to [0, 1] (SPEC.md "Image").
+        Log-intensity images scaled per image to [0, 1] (docs/conventions.md "Image").
     image_size : int
         N, the detector grid size the network was trained on (128).
     first_index : int
@@ -116,7 +116,7 @@ def check_images(images, image_size: int = DEFAULT_CONFIG.grid_size,
         ((flat == 0).all(1), "is all zero (no signal)"),
         (((flat < -RANGE_TOLERANCE) | (flat > 1 + RANGE_TOLERANCE)).any(1),
          "has values outside [0, 1]: scale each image by its minimum and maximum "
-         "(SPEC.md 'Image')"),
+         "(docs/conventions.md 'Image')"),
     ]
     for bad, description in checks:
         if bad.any():

@@ -1,6 +1,6 @@
 """The paper's error measures of predicted (quaternion, radius) against the truth.
 
-SPEC.md "Parameter vector and error measures": the relative error of one parameter is
+docs/conventions.md "Parameter vector and error measures": the relative error of one parameter is
 ``|predicted − true| / span`` — R: 130 nm; each quaternion component: its span over the
 fundamental domain of the particle's shape family, both quaternions canonical in that family.
 The **mean error** is the mean of the five relative errors, the **max error** the largest.

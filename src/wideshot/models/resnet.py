@@ -8,9 +8,9 @@ a 2×2 max-pool, residual stages of 3, 4, 6 and 4 basic blocks at 64, 128, 256 a
 activations, no normalisation, global average pooling and a fully connected layer to the five
 network targets of :mod:`wideshot.models.targets`.
 
-Shapes: images ``(B, 1, 128, 128)`` float32 (log-intensity scaled to [0, 1], SPEC.md "Image"),
-outputs ``(B, 5)``. Any image size of at least 32 pixels works (the pooling is global); the
-models run unchanged on CUDA and in ``channels_last`` memory format.
+Shapes: images ``(B, 1, 128, 128)`` float32 (log-intensity scaled to [0, 1], docs/conventions.md
+"Image"), outputs ``(B, 5)``. Any image size of at least 32 pixels works (the pooling is global);
+the models run unchanged on CUDA and in ``channels_last`` memory format.
 
 Examples
 --------

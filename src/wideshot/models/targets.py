@@ -1,4 +1,4 @@
-"""Mapping between physical labels and network targets (SPEC.md "Parameter vector").
+"""Mapping between physical labels and network targets (docs/conventions.md "Parameter vector").
 
 A **label** is ``(w, x, y, z, R)``: a canonical unit quaternion (scalar first) and the
 circumradius R in nm. The network **targets** are, as in the paper,
@@ -54,7 +54,7 @@ def labels_to_targets(quaternion: Array, radius_nm: Array,
     radius_nm : array or tensor, shape (B,)
         Circumradii in nm.
     radius_range_nm : (float, float)
-        Radius mapped to 0 and to 1 (the training range of SPEC.md by default).
+        Radius mapped to 0 and to 1 (the training range of docs/conventions.md by default).
 
     Returns
     -------

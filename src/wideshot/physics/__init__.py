@@ -1,4 +1,4 @@
-"""Forward model of SPEC.md: materials, detectors, the MSFT, and images.
+"""Forward model of docs/conventions.md: materials, detectors, the MSFT, and images.
 
 Objects of the experiment (after Condor): a :class:`~wideshot.physics.material.Absorption` or
 :class:`~wideshot.physics.material.RefractiveIndex` material, a detector

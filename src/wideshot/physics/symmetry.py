@@ -1,10 +1,10 @@
 """Exact symmetries of the detector image: turns and mirrors about the beam axis.
 
-Turning the particle about the beam (+z) turns its diffraction pattern on the detector by the
-same angle, and mirroring it in a plane that contains the beam mirrors the pattern. On the SPEC
-grid (pixel (i, j) at ``k_x = (j − N/2)·Δk``, ``k_y = (i − N/2)·Δk``) the eight maps of the square
-onto itself — quarter turns and mirrors, the dihedral group D4 — move pixels onto pixels, with
-``−N/2`` wrapping onto itself: row and column 0 lie beyond k and receive no field (SPEC.md
+Turning the particle about the beam (+z) turns its diffraction pattern on the detector by the same
+angle, and mirroring it in a plane that contains the beam mirrors the pattern. On the SPEC grid
+(pixel (i, j) at ``k_x = (j − N/2)·Δk``, ``k_y = (i − N/2)·Δk``) the eight maps of the square onto
+itself — quarter turns and mirrors, the dihedral group D4 — move pixels onto pixels, with ``−N/2``
+wrapping onto itself: row and column 0 lie beyond k and receive no field (docs/conventions.md
 "Detector grid"). So each of the eight is an exact map between two valid SPEC images, and
 between their labels:
 

@@ -1,7 +1,7 @@
 """Experimental frames → SPEC images: detector geometry, resampling, log scaling, validity mask.
 
-A real detector frame differs from a SPEC image (SPEC.md "Detector grid and image") in three ways,
-each undone here:
+A real detector frame differs from a SPEC image (docs/conventions.md "Detector grid and image") in
+three ways, each undone here:
 
 * **Where its pixels sit.** A flat detector is resampled onto the 128×128 grid uniform in k_perp
   from its :class:`DetectorGeometry` (distance, pixel size, beam centre, wavelength) with
