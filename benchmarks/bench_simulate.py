@@ -109,7 +109,8 @@ def main() -> None:
                              for r, q in zip(radius_nm[:args.literal], quaternion[:args.literal])],
                     args.literal)
     print(f"CPU threads: {args.threads}  (torch {torch.__version__}, {os.cpu_count()} cores visible)")
-    print(f"wideshot.simulate (exact analytic MSFT): {fast:9.1f} images/s  ({1e3 / fast:7.1f} ms/image, batch {args.batch}, best of {args.repeats})")
+    print(f"wideshot.simulate (exact analytic MSFT): {fast:9.1f} images/s  "
+          f"({1e3 / fast:7.1f} ms/image, batch {args.batch}, best of {args.repeats})")
     print(f"literal FFT MSFT (192 slices, 512² FFT): {literal:9.2f} images/s  ({1e3 / literal:7.1f} ms/image)")
     print(f"ratio: {fast / literal:.0f}x")
 

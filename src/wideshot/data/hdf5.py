@@ -2,27 +2,28 @@
 
 A data set file holds, for N samples,
 
-=================  ============  ========  ==================================================
-name               shape         dtype     meaning
-=================  ============  ========  ==================================================
-``images``         (N, H, W)     float32   SPEC images in [0, 1] (128×128 by default), chunked
-                                           one image per chunk, gzip-compressed
-``radius_nm``      (N,)          float64   circumradius R (nm)
-``quaternion``     (N, 4)        float64   orientation (w, x, y, z), scalar first, canonical
-                                           under the sample's own shape family
-``shape``          (N,)          uint8     shape family: index into the attribute
-                                           ``shape_names`` (the registry's names)
-``shape_parameter``(N,)          float64   the family's parameter, NaN where it has none
-``split``          (N,)          uint8     optional: 0 = train, 1 = validation
-``source_index``   (N,)          int64     augmented files only: row of the source file
-``copy_index``     (N,)          int64     augmented files only: which copy of that row
-=================  ============  ========  ==================================================
+=====================  ============  ========  ==================================================
+name                   shape         dtype     meaning
+=====================  ============  ========  ==================================================
+``images``             (N, H, W)     float32   SPEC images in [0, 1] (128×128 by default), chunked
+                                               one image per chunk, gzip-compressed
+``radius_nm``          (N,)          float64   circumradius R (nm)
+``quaternion``         (N, 4)        float64   orientation (w, x, y, z), scalar first, canonical
+                                               under the sample's own shape family
+``shape``              (N,)          uint8     shape family: index into the attribute
+                                               ``shape_names`` (the registry's names)
+``shape_parameter``    (N,)          float64   the family's parameter, NaN where it has none
+``split``              (N,)          uint8     optional: 0 = train, 1 = validation
+``source_index``       (N,)          int64     augmented files only: row of the source file
+``copy_index``         (N,)          int64     augmented files only: which copy of that row
+=====================  ============  ========  ==================================================
 
 File attributes record how the samples were made (seed, physics configuration as JSON,
 material as JSON, radius range, shape families, package version, ...) and ``complete = True``,
-which is set last: a file without it was not finished. Files written before shape families
-existed have no ``shape`` and ``shape_parameter``: :func:`read_labels` reads them as icosahedra. Files are written under a temporary name and moved into place
-with ``os.replace``, so a file at the final path is always complete.
+which is set last: a file without it was not finished. Files are written under a temporary name
+and moved into place with ``os.replace``, so a file at the final path is always complete. Files
+written before shape families existed have no ``shape`` and ``shape_parameter``:
+:func:`read_labels` reads them as icosahedra.
 """
 from __future__ import annotations
 

@@ -101,7 +101,8 @@ def _closure(generators: np.ndarray, max_order: int = 120) -> np.ndarray:
         frontier = np.array(unique).reshape(-1, 4)
         elements = np.concatenate([elements, frontier])
         if len(elements) > max_order:
-            raise ValueError(f"the generators do not generate a finite group of order <= {max_order}")
+            raise ValueError("the generators do not generate a finite group of order <= "
+                             f"{max_order}")
     return elements[np.lexsort(elements.T[::-1])[::-1]]  # by descending w: identity first
 
 
