@@ -57,10 +57,12 @@ ROBUST_SCALE_DEG = 5.0
 _SNAP_TOLERANCE = 1e-12
 
 #: |components| of the elements of I, O, D5 and D3 are cosines of multiples of π/60 (half-angle
-#: cosines and axis components of turns by multiples of 2π/5, 2π/3, π/2): their nearest floats,
-#: with 0, 1/2 and 1 exact.
+#: cosines and axis components of turns by multiples of 2π/5, 2π/3, π/2), with 0, 1/2 and 1
+#: exact, and cos 72° = 1/(2φ) as the golden ratio gives it in floating point (one unit in the
+#: last place from np.cos(2π/5)): the icosahedral group is then the one of earlier versions, bit
+#: for bit, and with it every icosahedron result.
 _EXACT_COMPONENTS = np.cos(np.pi * np.arange(31) / 60)
-_EXACT_COMPONENTS[[0, 20, 30]] = (1.0, 0.5, 0.0)
+_EXACT_COMPONENTS[[0, 20, 24, 30]] = (1.0, 0.5, 0.5 / GOLDEN_RATIO, 0.0)
 
 
 def _axis_angle(axis, angle_rad: float) -> np.ndarray:
