@@ -18,13 +18,6 @@ def generated(tmp_path_factory):
     return path
 
 
-def run_failing(argv, capsys) -> str:
-    """Run a command that must fail with status 2; return its one-line message."""
-    assert main(argv) == 2
-    message = capsys.readouterr().err.strip()
-    assert "\n" not in message and "Traceback" not in message
-    return message
-
 
 def test_generate_writes_the_data_set(generated, capsys):
     with h5py.File(generated) as file:
@@ -40,22 +33,22 @@ def test_generate_writes_the_data_set(generated, capsys):
     assert generated.stat().st_mtime_ns == before
 
 
-def test_generate_refuses_bad_input(generated, tmp_path, capsys):
+def test_generate_refuses_bad_input(generated, tmp_path, run_failing):
     out = str(tmp_path / "data.h5")
-    assert "positive" in run_failing(["generate", "--n", "0", "--out", out], capsys)
-    assert "--n" in run_failing(["generate", "--out", out], capsys)
+    assert "positive" in run_failing(["generate", "--n", "0", "--out", out])
+    assert "--n" in run_failing(["generate", "--out", out])
     assert "fixes --n" in run_failing(["generate", "--preset", "paper-test", "--n", "5",
-                                       "--out", out], capsys)
+                                       "--out", out])
     assert "cannot write" in run_failing(["generate", "--n", "2", "--workers", "1",
-                                          "--out", "/proc/wideshot-test.h5"], capsys)
+                                          "--out", "/proc/wideshot-test.h5"])
     before = generated.read_bytes()
     message = run_failing(["generate", "--n", "6", "--seed", "5", "--validation-fraction", "0.5",
-                           "--shard-size", "3", "--workers", "1", "--out", str(generated)], capsys)
+                           "--shard-size", "3", "--workers", "1", "--out", str(generated)])
     assert "another configuration" in message and "seed" in message and "--overwrite" in message
     assert generated.read_bytes() == before
 
 
-def test_augment_writes_augmented_copies(generated, tmp_path, capsys):
+def test_augment_writes_augmented_copies(generated, tmp_path, run_failing):
     out = tmp_path / "blurred.h5"
     assert main(["augment", str(generated), "--out", str(out), "--filter", "blur",
                  "--copies", "2", "--seed", "1", "--quiet"]) == 0
@@ -65,16 +58,16 @@ def test_augment_writes_augmented_copies(generated, tmp_path, capsys):
         np.testing.assert_array_equal(file["radius_nm"][:], np.repeat(source["radius_nm"][:], 2))
         assert file.attrs["augmentation"] == "blur" and file.attrs["augmentation_seed"] == 1
     assert "valid names" in run_failing(["augment", str(generated), "--out", str(out),
-                                         "--filter", "sharpen"], capsys)
+                                         "--filter", "sharpen"])
     assert "no such data set" in run_failing(["augment", str(tmp_path / "missing.h5"),
-                                              "--out", str(out), "--filter", "blur"], capsys)
+                                              "--out", str(out), "--filter", "blur"])
 
 
-def test_gallery_draws_every_filter(tmp_path, capsys):
+def test_gallery_draws_every_filter(tmp_path, run_failing):
     out = tmp_path / "fig2.png"
     assert main(["gallery", "--out", str(out), "--radius-nm", "90",
                  "--quaternion", "0.9,0.1,0.3,0.2", "--seed", "2"]) == 0
     with Image.open(out) as figure:
         width, height = figure.size
     assert width > 1000 and height > 500
-    assert ".png" in run_failing(["gallery", "--out", str(tmp_path / "fig2.txt")], capsys)
+    assert ".png" in run_failing(["gallery", "--out", str(tmp_path / "fig2.txt")])

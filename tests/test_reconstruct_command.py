@@ -80,14 +80,6 @@ def check_answer(row: dict) -> None:
     assert 0 <= float(row["misfit"]) <= 1, row
 
 
-def run_failing(argv, capsys) -> str:
-    """Run a command that must fail with status 2; return its one-line message."""
-    capsys.readouterr()
-    assert main(argv) == 2
-    message = capsys.readouterr().err.strip()
-    assert message and "\n" not in message and "Traceback" not in message
-    return message
-
 
 # --- wideshot reconstruct on a folder of good and broken files --------------------------------
 
@@ -218,7 +210,7 @@ def test_all_good_folder_exits_0_and_prints_a_summary(good_folder, tmp_path, cap
     assert not any((out / "panels").iterdir())
 
 
-def test_max_misfit_sets_what_is_flagged(good_folder, tmp_path, capsys):
+def test_max_misfit_sets_what_is_flagged(good_folder, tmp_path, run_failing):
     out = tmp_path / "strict"
     assert main(["reconstruct", str(good_folder), "--out", str(out), "--quiet",
                  "--panels", "0", "--max-misfit", "0"]) == 0  # flagged frames are answered
@@ -231,7 +223,7 @@ def test_max_misfit_sets_what_is_flagged(good_folder, tmp_path, capsys):
     assert (summary["ok"], summary["flagged"], summary["max_misfit"]) == (0, 3, 0.0)
 
     message = run_failing(["reconstruct", str(good_folder), "--out", str(tmp_path / "bad"),
-                           "--quiet", "--max-misfit", "2"], capsys)
+                           "--quiet", "--max-misfit", "2"])
     assert "max_misfit must be in [0, 1]" in message
 
 
@@ -253,18 +245,17 @@ def test_no_check_answers_alike_without_misfits(good_folder, tmp_path, capsys):
     assert read_json(checked)["summary"]["check"] is True
 
 
-def test_usage_errors_exit_2(good_folder, tmp_path, capsys):
+def test_usage_errors_exit_2(good_folder, tmp_path, capsys, run_failing):
     message = run_failing(["reconstruct", str(good_folder), "--out", str(tmp_path / "a"),
-                           "--quiet", "--model", "no-such-model"], capsys)
+                           "--quiet", "--model", "no-such-model"])
     assert "no-such-model" in message and "neither a shipped model" in message
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "readme.txt").write_text("no images here")
-    message = run_failing(["reconstruct", str(empty), "--out", str(tmp_path / "b"), "--quiet"],
-                          capsys)
+    message = run_failing(["reconstruct", str(empty), "--out", str(tmp_path / "b"), "--quiet"])
     assert "no input files found" in message and str(empty) in message
     message = run_failing(["reconstruct", str(good_folder), "--out", str(tmp_path / "c"),
-                           "--quiet", "--geometry", "distance_mm=20"], capsys)
+                           "--quiet", "--geometry", "distance_mm=20"])
     assert "pixel_size_um" in message
     with pytest.raises(SystemExit) as exit_info:
         main(["reconstruct", str(good_folder), "--out", str(tmp_path / "d"),
