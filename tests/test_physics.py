@@ -242,6 +242,19 @@ def test_cuda_matches_cpu():
     np.testing.assert_allclose(gpu, cpu, atol=2e-4 * np.abs(cpu).max())
 
 
+@pytest.mark.cuda
+def test_cuda_matches_cpu_for_every_family_in_one_batch():
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    options = {"shape": ["icosahedron", "decahedron", "octahedral", "twinned-tetrahedron",
+                         "sphere"], "shape_parameter": [np.nan, 0.8, 0.5, 0.25, np.nan]}
+    quaternions = random_quaternions(5, 7)
+    cpu = far_field([40.0, 150.0, 90.0, 70.0, 120.0], quaternions, **options)
+    gpu = far_field([40.0, 150.0, 90.0, 70.0, 120.0], quaternions, device="cuda", **options)
+    for item in range(5):
+        np.testing.assert_allclose(gpu[item], cpu[item], atol=2e-4 * np.abs(cpu[item]).max())
+
+
 @pytest.mark.parametrize("device", ["gpu0", "cuda:0" if not torch.cuda.is_available() else "nonsense"])
 def test_unusable_device_is_a_clear_error(device):
     with pytest.raises(ValueError, match="device"):

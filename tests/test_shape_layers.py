@@ -196,3 +196,18 @@ def test_frames_at_another_wavelength_than_the_models_are_refused(tmp_path, run_
                            str(tmp_path / "out"), "--quiet", "--geometry", geometry])
     assert "7 nm" in message and "13.5 nm" in message and "--wavelength-nm" in message
     assert not (tmp_path / "out" / "reconstruction.csv").exists()
+
+
+def test_shape_parameter_error_is_relative_to_the_family_range():
+    q = random_quaternions(3, 2)
+    radius = np.array([50.0, 60.0, 70.0])
+    errors = error_table(q, radius, q, radius, shape="decahedron",
+                         pred_shape_parameter=[0.5, 1.0, 1.6], true_shape_parameter=[0.5, 0.4, 1.3])
+    np.testing.assert_allclose(errors["shape_parameter"], [0.0, 0.5, 0.25])  # span 1.2
+    np.testing.assert_allclose(errors["shape_parameter_error"], [0.0, 0.6, 0.3])
+    np.testing.assert_allclose(errors["mean"], 0.0, atol=1e-12)  # the paper's five only
+    with pytest.raises(ValueError, match="no shape parameter"):
+        error_table(q, radius, q, radius, pred_shape_parameter=[1, 1, 1],
+                    true_shape_parameter=[1, 1, 1])
+    with pytest.raises(ValueError, match="both"):
+        error_table(q, radius, q, radius, shape="octahedral", pred_shape_parameter=[1, 1, 1])

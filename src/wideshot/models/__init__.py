@@ -4,6 +4,7 @@
 - :mod:`.registry` — ``create_model(name, **options)``;
 - :mod:`.targets` — labels ``(q, R)`` ↔ network targets ``(B, 5)``;
 - :mod:`.losses` — training losses on targets;
+- :mod:`.metrics` — the paper's error measures of labels, per shape family;
 - :mod:`.inference` — ``predict(model, images)``, with input checks;
 - :mod:`.shipped` — networks shipped with the package: ``load_shipped_model(name)``.
 """

@@ -24,7 +24,7 @@ from torch.fx.experimental.optimization import fuse
 
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.geometry import mean_orientation
-from wideshot.models.targets import targets_to_labels
+from wideshot.models.targets import NUM_TARGETS, targets_to_labels
 from wideshot.physics.symmetry import (
     VIEW_SETS,
     transform_images,
@@ -183,7 +183,7 @@ def _network_outputs(model: nn.Module, images: torch.Tensor, device, batch_size:
                 outputs.append(model(batch).float().cpu())
     finally:
         model.train(was_training)
-    return (torch.cat(outputs) if outputs else torch.empty(0, 5)).numpy()
+    return (torch.cat(outputs) if outputs else torch.empty(0, NUM_TARGETS)).numpy()
 
 
 def predict(model: nn.Module, images, device: str | torch.device | None = None,

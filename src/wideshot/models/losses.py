@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from wideshot.geometry import ICOSAHEDRAL_GROUP, quaternion_multiply
-from wideshot.models.targets import NUM_TARGETS, targets_to_quaternion
+from wideshot.models.targets import NUM_TARGETS, RADIUS_TARGET, targets_to_quaternion
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -66,7 +66,7 @@ def symmetric_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     orbit = quaternion_multiply(true[:, None, :], group)  # (B, 60, 4)
     overlap = (orbit * predicted[:, None, :]).sum(-1).abs().amax(-1)  # (B,)
     chordal_squared = 2.0 - 2.0 * overlap
-    radius_squared = (outputs[:, 4] - targets[:, 4]) ** 2
+    radius_squared = (outputs[:, RADIUS_TARGET] - targets[:, RADIUS_TARGET]) ** 2
     return ((chordal_squared + radius_squared) / NUM_TARGETS).mean()
 
 

@@ -6,7 +6,9 @@ fundamental domain of the particle's shape family, both quaternions canonical in
 The **mean error** is the mean of the five relative errors, the **max error** the largest.
 Reported beside them: the symmetry-aware misorientation angle (degrees) and the radius error
 (nm). For the sphere, whose orientation is undefined, the orientation errors are NaN and the
-mean and max are those of the radius alone (Appendix-C errors per family, SPEC "Shape families").
+mean and max are those of the radius alone. With shape parameters given, their error over the
+family's range is reported too, beside the paper's five (Appendix-C errors per family,
+docs/conventions.md "Shape families").
 
 They live beside the target mapping (not in :mod:`wideshot.evaluation`) because training
 reports them for its validation set too.
@@ -65,7 +67,8 @@ def parameter_spans(radius_range_nm: tuple[float, float] = RADIUS_RANGE_NM,
 
 def error_table(pred_quaternion, pred_radius_nm, true_quaternion, true_radius_nm,
                 radius_range_nm: tuple[float, float] = RADIUS_RANGE_NM,
-                shape: str = DEFAULT_SHAPE) -> dict[str, np.ndarray]:
+                shape: str = DEFAULT_SHAPE, pred_shape_parameter=None,
+                true_shape_parameter=None) -> dict[str, np.ndarray]:
     """Per-sample error measures of predictions.
 
     Parameters
@@ -78,6 +81,9 @@ def error_table(pred_quaternion, pred_radius_nm, true_quaternion, true_radius_nm
         Its width is the span that divides the radius error.
     shape : str
         The particles' shape family (its group and fundamental domain).
+    pred_shape_parameter, true_shape_parameter : array (B,), optional
+        The family's parameter, predicted and true (both or neither; only for a family with
+        one).
 
     Returns
     -------
@@ -86,7 +92,14 @@ def error_table(pred_quaternion, pred_radius_nm, true_quaternion, true_radius_nm
         ``"mean"``, ``"max"``: mean and largest of those five;
         ``"misorientation_deg"``: symmetry-aware misorientation angle in degrees;
         ``"radius_error_nm"``: ``|predicted − true|`` radius in nm. Orientation errors are NaN
-        for the sphere.
+        for the sphere. With shape parameters also ``"shape_parameter"`` (relative to the
+        family's range) and ``"shape_parameter_error"`` (absolute); not part of the mean and
+        max, which stay the paper's.
+
+    Raises
+    ------
+    ValueError
+        For shape parameters given for a family without one, or only one of the two.
     """
     group = shape_family(shape).group
     pred_q = group.canonical(normalize_quaternion(_as_numpy(pred_quaternion)))
@@ -102,6 +115,16 @@ def error_table(pred_quaternion, pred_radius_nm, true_quaternion, true_radius_nm
     errors["misorientation_deg"] = (np.degrees(group.misorientation_rad(pred_q, true_q))
                                     if group.is_finite else np.full(len(true_r), np.nan))
     errors["radius_error_nm"] = absolute[:, radius]
+    if (pred_shape_parameter is None) != (true_shape_parameter is None):
+        raise ValueError("give both pred_shape_parameter and true_shape_parameter, or neither")
+    if pred_shape_parameter is not None:
+        family = shape_family(shape)
+        if not family.has_parameter:
+            raise ValueError(f"the {family.name} family has no shape parameter to compare")
+        low, high = family.parameter_range
+        difference = np.abs(_as_numpy(pred_shape_parameter) - _as_numpy(true_shape_parameter))
+        errors["shape_parameter_error"] = difference
+        errors["shape_parameter"] = difference / (high - low)
     return errors
 
 

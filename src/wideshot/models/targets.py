@@ -33,6 +33,9 @@ from wideshot.geometry.quaternion import Array, _as_float
 TARGET_NAMES: tuple[str, ...] = ("w", "x", "y", "z", "radius")
 NUM_TARGETS = len(TARGET_NAMES)
 
+#: Column of the scaled radius among the targets.
+RADIUS_TARGET = TARGET_NAMES.index("radius")
+
 #: Quaternion norms are clamped to at least this before normalising decoded outputs.
 _MIN_NORM = 1e-12
 
@@ -118,5 +121,5 @@ def targets_to_labels(outputs: Array, radius_range_nm: tuple[float, float] = RAD
     """
     outputs = _as_float(outputs)
     r_low, r_high = radius_range_nm
-    radius_nm = r_low + (r_high - r_low) * outputs[..., 4]
+    radius_nm = r_low + (r_high - r_low) * outputs[..., RADIUS_TARGET]
     return canonical(targets_to_quaternion(outputs)), radius_nm
