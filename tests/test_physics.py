@@ -46,7 +46,7 @@ def test_bad_quaternion_names_the_argument(quaternion):
 
 
 def test_mismatched_batch_sizes():
-    with pytest.raises(ValueError, match="radius_nm has 2 entries but quaternion has 3"):
+    with pytest.raises(ValueError, match="radius_nm 2, quaternion 3"):
         simulate([40.0, 50.0], QUATERNIONS)
 
 
