@@ -124,13 +124,13 @@ def test_radius_scan_recovers_a_guess_several_fringes_off(pattern):
 
 def test_simulation_counter_is_exact(pattern, monkeypatch):
     simulated = []
-    original = objective_module.icosahedron_amplitude
+    original = objective_module.particle_amplitude
 
-    def counting(radius_nm, quaternion, q, attenuation, kernel):
+    def counting(radius_nm, *arguments, **options):
         simulated.append(len(radius_nm))
-        return original(radius_nm, quaternion, q, attenuation, kernel)
+        return original(radius_nm, *arguments, **options)
 
-    monkeypatch.setattr(objective_module, "icosahedron_amplitude", counting)
+    monkeypatch.setattr(objective_module, "particle_amplitude", counting)
     found = monte_carlo_simplex(pattern, _central_disc(20), starts=3, iterations=4, rng=0)
     assert found.n_simulations == sum(simulated) > 3 * 5
 
@@ -195,3 +195,52 @@ def test_fit_rejects_bad_images():
         fit(np.full((128, 128), np.nan), method="mcs")
     with pytest.raises(ValueError, match="shaped"):
         fit(np.zeros((3, 64, 64)), method="mcs")
+
+
+# --- other shape families ------------------------------------------------------------------
+
+
+def test_refinement_fits_a_decahedron_with_its_aspect():
+    truth = {"radius_nm": 52.0, "quaternion": TRUE_QUATERNION, "shape_parameter": 0.8}
+    image = wideshot.simulate(52.0, TRUE_QUATERNION, shape="decahedron", shape_parameter=0.8)[0]
+    found = refine(image, _central_disc(40), 53.5, _turned(TRUE_QUATERNION, 3.0),
+                   shape_parameter=0.86, shape="decahedron", tolerance=0.001)
+    assert abs(found.radius_nm - truth["radius_nm"]) < 0.05
+    assert abs(found.shape_parameter - truth["shape_parameter"]) < 0.002
+    assert misorientation_deg(found.quaternion, TRUE_QUATERNION, shape="decahedron") < 0.05
+    np.testing.assert_allclose(canonical(found.quaternion, shape="decahedron"),
+                               found.quaternion, atol=1e-12)  # canonical under D5
+    assert found.misfit < 1e-4
+
+
+def test_monte_carlo_simplex_fits_a_sphere_and_keeps_parameters_in_range():
+    image = wideshot.simulate(64.0, [1, 0, 0, 0], shape="sphere")[0]
+    result = fit(image, valid=_central_disc(30), method="mcs", starts=4, iterations=40,
+                 seed=1, shape="sphere")
+    assert abs(result["radius_nm"][0] - 64.0) < 0.2 and result["shape"] == "sphere"
+    np.testing.assert_allclose(result["quaternion"][0], [1, 0, 0, 0], atol=1e-12)
+    assert np.isnan(result["shape_parameter"][0])
+    octahedral = fit(image, valid=_central_disc(20), method="mcs", starts=3, iterations=8,
+                     seed=2, shape="octahedral")
+    assert 0.0 <= octahedral["shape_parameter"][0] <= 1.0
+
+
+def test_answer_misfit_knows_the_family():
+    from wideshot.fitting.objective import answer_misfit
+
+    image = wideshot.simulate(70.0, TRUE_QUATERNION, shape="twinned-tetrahedron",
+                              shape_parameter=0.2)
+    valid = np.ones_like(image, dtype=bool)
+    right = answer_misfit(image, valid, np.array([70.0]), TRUE_QUATERNION[None],
+                          shape="twinned-tetrahedron", shape_parameter=0.2)
+    wrong = answer_misfit(image, valid, np.array([70.0]), TRUE_QUATERNION[None])
+    assert right[0] < 1e-6 < 0.1 < wrong[0]
+
+
+def test_fits_of_other_families_refuse_what_they_cannot_do(pattern):
+    with pytest.raises(ValueError, match="knows icosahedra only"):
+        fit(pattern, method="hybrid", shape="decahedron")
+    with pytest.raises(ValueError, match="unknown shape family 'cube'"):
+        fit(pattern, method="mcs", shape="cube")
+    with pytest.raises(ValueError, match="no shape parameter"):
+        refine(pattern, _central_disc(20), 45.0, TRUE_QUATERNION, shape_parameter=0.5)

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.fitting.search import monte_carlo_simplex, refine_guess
 from wideshot.models.inference import DEFAULT_VIEWS, check_images, check_valid, predict
+from wideshot.geometry import DEFAULT_SHAPE, shape_family
 from wideshot.physics.conditions import Conditions
 from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
 
@@ -35,8 +36,9 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         iterations: int | None = None, seed: int | None = None,
         device: str | torch.device | None = None,
         model: str | os.PathLike | nn.Module = DEFAULT_MODEL, views: int = DEFAULT_VIEWS,
-        conditions: Conditions | None = None, progress: bool = False) -> dict:
-    """Fit the icosahedron whose simulated pattern best explains each image.
+        conditions: Conditions | None = None, shape: str = DEFAULT_SHAPE,
+        progress: bool = False) -> dict:
+    """Fit the particle of one shape family whose simulated pattern best explains each image.
 
     The misfit (:func:`~wideshot.fitting.misfit.pattern_misfit`) is the fraction of an image's
     variance over its valid pixels that the best affine-scaled simulation leaves unexplained.
@@ -67,6 +69,10 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
     conditions : Conditions, optional
         Wavelength, material and radius range of the simulations (the MCS draws its starts from
         the range). Default: the model's (hybrid; what it was trained on), SPEC's (MCS).
+    shape : str
+        Shape family fitted (default the icosahedron). Its parameter, if it has one, is fitted
+        too (the MCS starts from parameters uniform over its range). The hybrid starts from the
+        network, which knows icosahedra only.
     progress : bool
         Show a progress bar over the images.
 
@@ -74,8 +80,10 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
     -------
     dict
         ``radius_nm`` (B,) float64; ``quaternion`` (B, 4) canonical; ``misfit`` (B,) in [0, 1];
-        ``n_simulations`` (B,) int — patterns simulated for each image; ``method``; and for the
-        hybrid ``network_radius_nm`` (B,), ``network_quaternion`` (B, 4), its starting point.
+        ``n_simulations`` (B,) int — patterns simulated for each image; ``method``;
+        ``shape`` (str) and ``shape_parameter`` (B,) (NaN for a family without one); and for
+        the hybrid ``network_radius_nm`` (B,), ``network_quaternion`` (B, 4), its starting
+        point.
 
     Raises
     ------
@@ -84,6 +92,10 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
     """
     if method not in METHODS:
         raise ValueError(f"unknown fit method {method!r}; choose one of {list(METHODS)}")
+    family = shape_family(shape)
+    if method == "hybrid" and family.name != "icosahedron":
+        raise ValueError(f"the hybrid fit starts from the network, which knows icosahedra only; "
+                         f"fit a {family.name} with method='mcs'")
     default_starts, default_iterations = DEFAULT_BUDGET[method]
     starts = default_starts if starts is None else starts
     iterations = default_iterations if iterations is None else iterations
@@ -97,10 +109,11 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
     images = check_images(images, size).numpy()
     valid = check_valid(valid, images.shape)
     seed = np.random.SeedSequence().entropy if seed is None else seed
-    simulation = {"device": device}
+    simulation = {"device": device, "shape": family.name}
 
     result = {"radius_nm": np.zeros(len(images)), "quaternion": np.zeros((len(images), 4)),
               "misfit": np.zeros(len(images)), "n_simulations": np.zeros(len(images), int),
+              "shape_parameter": np.full(len(images), np.nan), "shape": family.name,
               "method": method}
     if method == "hybrid":
         network, description = load_model(model, device)
@@ -125,5 +138,7 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         result["quaternion"][index] = found.quaternion
         result["misfit"][index] = found.misfit
         result["n_simulations"][index] = found.n_simulations
+        if found.shape_parameter is not None:
+            result["shape_parameter"][index] = found.shape_parameter
     return result
 

@@ -1,10 +1,13 @@
 """The forward-fit objective: particle parameters in, misfit to one measured pattern out.
 
-A point of the search space is x = (R in nm, rotation vector in degrees). The rotation vector
-turns a per-simplex *anchor* orientation q₀ in the particle frame, q = q₀ ⊗ exp(v): the simplex
-moves freely in R⁴ with no constraint, no wrap-around and no singularity near the start, and
-degrees and nanometres are steps of similar effect on a pattern (a 1° turn moves a
-wide-angle feature about as far as a 1.7 nm change of a 100 nm radius).
+A point of the search space is x = (R in nm, rotation vector in degrees[, shape parameter]).
+The rotation vector turns a per-simplex *anchor* orientation q₀ in the particle frame,
+q = q₀ ⊗ exp(v): the simplex moves freely in R⁴ with no constraint, no wrap-around and no
+singularity near the start, and degrees and nanometres are steps of similar effect on a pattern
+(a 1° turn moves a wide-angle feature about as far as a 1.7 nm change of a 100 nm radius). For
+a shape family with a parameter (decahedron, octahedral, twinned tetrahedron) the parameter is a
+fifth coordinate; points outside its range, like radii outside :data:`SEARCH_RADIUS_NM`, score
++inf without being simulated.
 """
 from __future__ import annotations
 
@@ -21,10 +24,12 @@ from wideshot.fitting.misfit import (
     uncensored_pixels,
 )
 from wideshot.geometry import (
-    canonical,
+    DEFAULT_SHAPE,
     quaternion_multiply,
     rotation_vector_to_quaternion,
+    shape_family,
 )
+from wideshot.geometry.shapes import shape_batch
 from wideshot.physics import (
     Absorption,
     KGridDetector,
@@ -33,7 +38,7 @@ from wideshot.physics import (
     log_intensity,
 )
 from wideshot.physics.forward import PreparedPixels
-from wideshot.physics.particle import icosahedron_amplitude
+from wideshot.physics.particle import particle_amplitude
 from wideshot.physics.material import resolve_material
 
 #: Radii (nm) the fit may visit; a simplex vertex outside costs nothing and scores +inf.
@@ -44,20 +49,24 @@ MIN_VALID_PIXELS = 16
 
 
 def _log_intensity_at(radius_nm: np.ndarray, quaternion: np.ndarray, pixels: PreparedPixels,
-                      config: SimulationConfig) -> np.ndarray:
-    """log(F + floor) (M, P) of icosahedra (M,), (M, 4) at prepared pixels (P)."""
+                      config: SimulationConfig, shape=DEFAULT_SHAPE,
+                      shape_parameter=None) -> np.ndarray:
+    """log(F + floor) (M, P) of particles (M,), (M, 4) of a family (one, or one per particle;
+    parameters None, a float or (M,)) at prepared pixels (P)."""
     device = pixels.q.device
     with torch.no_grad():
-        amplitude = icosahedron_amplitude(torch.as_tensor(radius_nm, device=device),
-                                          torch.as_tensor(quaternion, device=device),
-                                          pixels.q, pixels.attenuation, "auto")
+        amplitude = particle_amplitude(torch.as_tensor(radius_nm, device=device),
+                                       torch.as_tensor(quaternion, device=device),
+                                       pixels.q, pixels.attenuation, shape, shape_parameter,
+                                       kernel="auto")
     return log_intensity(intensity_grid_units(amplitude.cpu().numpy(), config), config)
 
 
 def parameters_to_particles(points: np.ndarray, anchors: np.ndarray
                             ) -> tuple[np.ndarray, np.ndarray]:
-    """Radii (M,) in nm and quaternions (M, 4) of search points (M, 4) and their anchors (M, 4)."""
-    turn = rotation_vector_to_quaternion(np.deg2rad(points[:, 1:]))
+    """Radii (M,) in nm and quaternions (M, 4) of search points (M, 4 or 5; a fifth coordinate,
+    the shape parameter, is not read here) and their anchors (M, 4)."""
+    turn = rotation_vector_to_quaternion(np.deg2rad(points[:, 1:4]))
     return points[:, 0].copy(), quaternion_multiply(anchors, turn)
 
 
@@ -78,6 +87,8 @@ class PatternObjective:
         Detector grid, wavelength and intensity floor of the simulation.
     material : Absorption or RefractiveIndex, optional
         Default: SPEC's absorption-only model (ℓ of ``config``).
+    shape : str
+        Shape family of the candidates (its parameter, if any, is the points' fifth coordinate).
     device : str or torch.device, optional
         Where to simulate (default CPU).
     precision : {"single", "double"}
@@ -93,6 +104,10 @@ class PatternObjective:
         Patterns simulated so far (points outside :data:`SEARCH_RADIUS_NM` are not simulated).
     history : list of (simplex_index (M,), misfit (M,), radius_nm (M,), quaternion (M, 4))
         Every batch of evaluations in order, if ``record``.
+    family : ShapeFamily
+        The family of ``shape``.
+    dimensions : int
+        Coordinates of a search point: 4, or 5 for a family with a parameter.
     """
 
     image: np.ndarray
@@ -100,6 +115,7 @@ class PatternObjective:
     anchors: np.ndarray
     config: SimulationConfig = DEFAULT_CONFIG
     material: Absorption | RefractiveIndex | None = None
+    shape: str = DEFAULT_SHAPE
     device: object = None
     precision: str = "single"
     record: bool = False
@@ -108,6 +124,8 @@ class PatternObjective:
     history: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.family = shape_family(self.shape)
+        self.dimensions = 5 if self.family.has_parameter else 4
         grid = KGridDetector(self.config)
         self.valid = uncensored_pixels(self.image[None], self.valid)[0] & grid.illuminated
         if self.valid.sum() < MIN_VALID_PIXELS:
@@ -125,25 +143,37 @@ class PatternObjective:
         grid[:, self.valid] = values
         return smooth_on_mask(grid, self.valid, self.smoothing_px)[:, self.valid]
 
-    def simulate_log_intensity(self, radius_nm: np.ndarray, quaternion: np.ndarray) -> np.ndarray:
+    def simulate_log_intensity(self, radius_nm: np.ndarray, quaternion: np.ndarray,
+                               shape_parameter: np.ndarray | None = None) -> np.ndarray:
         """log(F + floor) (M, P) at the valid pixels, unsmoothed; counts M simulations."""
         self.n_simulations += len(radius_nm)
-        return _log_intensity_at(radius_nm, quaternion, self._pixels, self.config)
+        return _log_intensity_at(radius_nm, quaternion, self._pixels, self.config, self.shape,
+                                 shape_parameter)
 
-    def misfit(self, radius_nm: np.ndarray, quaternion: np.ndarray) -> np.ndarray:
-        """:func:`pattern_misfit` (M,) of particles (M,), (M, 4); +inf outside the search range."""
+    def misfit(self, radius_nm: np.ndarray, quaternion: np.ndarray,
+               shape_parameter: np.ndarray | None = None) -> np.ndarray:
+        """:func:`pattern_misfit` (M,) of particles (M,), (M, 4) [, parameters (M,)]; +inf
+        outside the search range of R or the family's range of the parameter."""
         low, high = SEARCH_RADIUS_NM
         inside = (radius_nm >= low) & (radius_nm <= high)
+        if shape_parameter is not None:
+            shape_parameter = np.asarray(shape_parameter, dtype=np.float64)
+            lowest, highest = self.family.parameter_range
+            inside &= (shape_parameter >= lowest) & (shape_parameter <= highest)
         values = np.full(len(radius_nm), np.inf)
         if inside.any():
-            simulated = self.simulate_log_intensity(radius_nm[inside], quaternion[inside])
+            simulated = self.simulate_log_intensity(
+                radius_nm[inside], quaternion[inside],
+                None if shape_parameter is None else shape_parameter[inside])
             values[inside] = pattern_misfit(self._observed, self._smoothed(simulated))
         return values
 
     def __call__(self, points: np.ndarray, simplex_index: np.ndarray) -> np.ndarray:
-        """Objective of :func:`~wideshot.fitting.simplex.nelder_mead`: points (M, 4) → (M,)."""
+        """Objective of :func:`~wideshot.fitting.simplex.nelder_mead`: points (M, 4 or 5) →
+        (M,)."""
         radius_nm, quaternion = parameters_to_particles(points, self.anchors[simplex_index])
-        values = self.misfit(radius_nm, quaternion)
+        values = self.misfit(radius_nm, quaternion,
+                             points[:, 4] if self.dimensions == 5 else None)
         if self.record:
             self.history.append((simplex_index.copy(), values, radius_nm, quaternion))
         return values
@@ -173,11 +203,12 @@ class PatternObjective:
         running = np.minimum.accumulate(misfit)
         improved = np.r_[True, running[1:] < running[:-1]]
         best = np.maximum.accumulate(np.where(improved, np.arange(len(misfit)), 0))
-        return running, radius_nm[best], canonical(quaternion[best])
+        return running, radius_nm[best], self.family.group.canonical(quaternion[best])
 
 
 def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,
-                  quaternion: np.ndarray, *, config: SimulationConfig = DEFAULT_CONFIG,
+                  quaternion: np.ndarray, *, shape=DEFAULT_SHAPE, shape_parameter=None,
+                  config: SimulationConfig = DEFAULT_CONFIG,
                   material: Absorption | RefractiveIndex | None = None, device=None,
                   precision: str = "single", batch_size: int = 64,
                   smoothing_px: float = SMOOTHING_PX) -> np.ndarray:
@@ -192,6 +223,8 @@ def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,
     radius_nm : ndarray (B,)
     quaternion : ndarray (B, 4)
         The answers.
+    shape, shape_parameter
+        Their shape family (one, or one per answer) and parameters (None, a float or (B,)).
     config, material, device, precision, smoothing_px
         As in :class:`PatternObjective`.
     batch_size : int
@@ -203,6 +236,7 @@ def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,
         :func:`pattern_misfit` of each answer; 1 where fewer than :data:`MIN_VALID_PIXELS`
         pixels are valid.
     """
+    names, parameters = shape_batch(shape, shape_parameter, len(images))
     material = resolve_material(None, None, material, config)
     grid = KGridDetector(config)
     valid = uncensored_pixels(images, valid) & grid.illuminated
@@ -213,7 +247,8 @@ def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,
         if union.sum() < MIN_VALID_PIXELS:
             continue
         pixels = PreparedPixels.of(grid.q[union], material, config, precision, device)
-        simulated = _log_intensity_at(radius_nm[chunk], quaternion[chunk], pixels, config)
+        simulated = _log_intensity_at(radius_nm[chunk], quaternion[chunk], pixels, config,
+                                      names[chunk], parameters[chunk])
         for offset, (image, mask) in enumerate(zip(images[chunk], valid[chunk])):
             if mask.sum() >= MIN_VALID_PIXELS:
                 pair = np.zeros((2,) + mask.shape)

@@ -1,8 +1,9 @@
 """Forward fits of one pattern: Monte-Carlo simplex from random starts, or refinement from a guess.
 
-Both run Nelder–Mead simplexes (:mod:`.simplex`) over x = (R nm, rotation vector in degrees)
-on a :class:`~wideshot.fitting.objective.PatternObjective`, all starts side by side so that
-every step simulates one batch, and return the best particle found.
+Both run Nelder–Mead simplexes (:mod:`.simplex`) over x = (R nm, rotation vector in degrees
+[, shape parameter]) on a :class:`~wideshot.fitting.objective.PatternObjective` of one shape
+family (``shape=`` among the simulation options; default the icosahedron), all starts side by
+side so that every step simulates one batch, and return the best particle found.
 """
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ import numpy as np
 from wideshot.config import RADIUS_RANGE_NM
 from wideshot.fitting.objective import PatternObjective, parameters_to_particles
 from wideshot.fitting.simplex import axis_simplex, nelder_mead
-from wideshot.geometry import canonical, random_quaternions
+from wideshot.geometry import random_quaternions
 
 #: Initial simplex steps (nm, degrees) of the Monte-Carlo simplex: a start may be anywhere.
 GLOBAL_STEPS = (10.0, 10.0)
 #: Initial simplex steps (nm, degrees) of a refinement that starts near the answer.
 LOCAL_STEPS = (2.0, 2.0)
+#: Initial simplex step of the shape parameter, as a fraction of the family's range: global
+#: (Monte-Carlo simplex) and local (refinement).
+GLOBAL_PARAMETER_STEP = 0.1
+LOCAL_PARAMETER_STEP = 0.02
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class FitResult:
         Every pattern simulated on the way.
     objective : PatternObjective
         The objective, with its recorded history if asked for.
+    shape_parameter : float or None
+        The family's parameter (None for a family without one).
     """
 
     radius_nm: float
@@ -44,22 +51,33 @@ class FitResult:
     misfit: float
     n_simulations: int
     objective: PatternObjective
+    shape_parameter: float | None = None
 
 
 def _run(objective: PatternObjective, radius_nm: np.ndarray, steps: tuple[float, float],
-         iterations: int, tolerance: float) -> FitResult:
-    start = np.zeros((len(radius_nm), 4))
+         iterations: int, tolerance: float, shape_parameter: np.ndarray | None = None,
+         parameter_step: float = LOCAL_PARAMETER_STEP) -> FitResult:
+    start = np.zeros((len(radius_nm), objective.dimensions))
     start[:, 0] = radius_nm
     step_nm, step_deg = steps
-    simplex = axis_simplex(start, np.array([step_nm, step_deg, step_deg, step_deg]))
+    step = [step_nm, step_deg, step_deg, step_deg]
+    family = objective.family
+    if objective.dimensions == 5:
+        low, high = family.parameter_range
+        start[:, 4] = shape_parameter
+        step.append(parameter_step * (high - low))
+    simplex = axis_simplex(start, np.array(step))
     result = nelder_mead(objective, simplex, iterations, x_tolerance=tolerance,
                          f_tolerance=tolerance**2 if tolerance else 0.0)
     best = int(np.argmin(result.values))
     radius, quaternion = parameters_to_particles(result.points[best:best + 1],
                                                  objective.anchors[best:best + 1])
-    return FitResult(radius_nm=float(radius[0]), quaternion=canonical(quaternion)[0],
+    return FitResult(radius_nm=float(radius[0]),
+                     quaternion=family.group.canonical(quaternion)[0],
                      misfit=float(result.values[best]),
-                     n_simulations=objective.n_simulations, objective=objective)
+                     n_simulations=objective.n_simulations, objective=objective,
+                     shape_parameter=(float(result.points[best, 4])
+                                      if objective.dimensions == 5 else None))
 
 
 def monte_carlo_simplex(image: np.ndarray, valid: np.ndarray, *, starts: int = 50,
@@ -97,12 +115,16 @@ def monte_carlo_simplex(image: np.ndarray, valid: np.ndarray, *, starts: int = 5
     radius_nm = rng.uniform(*radius_range_nm, starts)
     anchors = random_quaternions(starts, rng)
     objective = PatternObjective(image, valid, anchors, record=record, **simulation)
-    return _run(objective, radius_nm, steps, iterations, tolerance=0.0)
+    parameters = (rng.uniform(*objective.family.parameter_range, starts)
+                  if objective.dimensions == 5 else None)
+    return _run(objective, radius_nm, steps, iterations, tolerance=0.0,
+                shape_parameter=parameters, parameter_step=GLOBAL_PARAMETER_STEP)
 
 
 def refine(image: np.ndarray, valid: np.ndarray, radius_nm, quaternion, *,
-           iterations: int = 300, steps: tuple[float, float] = LOCAL_STEPS,
-           tolerance: float = 0.01, record: bool = False, **simulation) -> FitResult:
+           shape_parameter=None, iterations: int = 300,
+           steps: tuple[float, float] = LOCAL_STEPS, tolerance: float = 0.01,
+           record: bool = False, **simulation) -> FitResult:
     """Local Nelder–Mead refinement from given starting particles; the best end point wins.
 
     Parameters
@@ -113,6 +135,8 @@ def refine(image: np.ndarray, valid: np.ndarray, radius_nm, quaternion, *,
         Starting radii in nm.
     quaternion : array (K, 4)
         Starting orientations.
+    shape_parameter : float or array (K,), optional
+        Starting parameters, for a family with one (``shape=`` in ``simulation``).
     iterations : int
         Most Nelder–Mead iterations per start.
     steps : (float, float)
@@ -130,7 +154,20 @@ def refine(image: np.ndarray, valid: np.ndarray, radius_nm, quaternion, *,
     radius_nm = np.atleast_1d(np.asarray(radius_nm, dtype=np.float64))
     anchors = np.atleast_2d(np.asarray(quaternion, dtype=np.float64))
     objective = PatternObjective(image, valid, anchors, record=record, **simulation)
-    return _run(objective, radius_nm, steps, iterations, tolerance)
+    return _run(objective, radius_nm, steps, iterations, tolerance,
+                _starting_parameters(objective, shape_parameter, len(radius_nm)))
+
+
+def _starting_parameters(objective: PatternObjective, shape_parameter, count: int
+                         ) -> np.ndarray | None:
+    """Starting shape parameters (count,), checked against the objective's family."""
+    if objective.dimensions == 4:
+        objective.family.validate_parameter(shape_parameter)  # ValueError if one is given
+        return None
+    values = np.broadcast_to(np.asarray(shape_parameter, dtype=np.float64), (count,))
+    for value in values:
+        objective.family.validate_parameter(value)
+    return values
 
 
 #: Radius scan of :func:`refine_guess`: half width and step (nm). Along R the misfit has local
@@ -146,10 +183,10 @@ def _local_minima(values: np.ndarray) -> np.ndarray:
     return minima[np.argsort(values[minima], kind="stable")]
 
 
-def _scan_and_refine(image, valid, radius_nm: float, quaternion: np.ndarray, candidates: int,
-                     iterations: int, radius_scan_nm, tolerance: float, record: bool,
-                     simulation: dict, better_than: float = np.inf
-                     ) -> tuple[FitResult | None, int]:
+def _scan_and_refine(image, valid, radius_nm: float, quaternion: np.ndarray,
+                     shape_parameter, candidates: int, iterations: int, radius_scan_nm,
+                     tolerance: float, record: bool, simulation: dict,
+                     better_than: float = np.inf) -> tuple[FitResult | None, int]:
     """Scan the misfit along R at one orientation and refine its best local minima.
 
     Only minima below ``better_than`` are refined (None if there is none); also returns the
@@ -160,17 +197,20 @@ def _scan_and_refine(image, valid, radius_nm: float, quaternion: np.ndarray, can
     radii = radius_nm + np.arange(-half_width, half_width + step / 2, step)
     objective = PatternObjective(image, valid, np.repeat(quaternion, candidates, axis=0),
                                  record=record, **simulation)
-    scan = objective.misfit(radii, np.repeat(quaternion, len(radii), axis=0))
+    parameters = _starting_parameters(objective, shape_parameter, len(radii))
+    scan = objective.misfit(radii, np.repeat(quaternion, len(radii), axis=0), parameters)
     minima = [index for index in _local_minima(scan)[:candidates] if scan[index] < better_than]
     if not minima:
         return None, objective.n_simulations
     objective.anchors = objective.anchors[:len(minima)]
-    found = _run(objective, radii[minima], LOCAL_STEPS, iterations, tolerance)
+    found = _run(objective, radii[minima], LOCAL_STEPS, iterations, tolerance,
+                 None if parameters is None else parameters[minima])
     return found, found.n_simulations
 
 
 def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quaternion, *,
-                 candidates: int = 2, iterations: int = 300,
+                 shape_parameter: float | None = None, candidates: int = 2,
+                 iterations: int = 300,
                  radius_scan_nm: tuple[float, float] = RADIUS_SCAN_NM, tolerance: float = 0.02,
                  record: bool = False, **simulation) -> FitResult:
     """Refine a guess (the network's answer): radius scan, local Nelder–Mead, and once more.
@@ -189,6 +229,8 @@ def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quatern
         Guessed radius (nm).
     quaternion : array (4,)
         Guessed orientation.
+    shape_parameter : float, optional
+        Guessed parameter, for a family with one (``shape=`` in ``simulation``); refined too.
     candidates : int
         Radius-scan minima refined in each round.
     iterations, tolerance
@@ -204,9 +246,10 @@ def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quatern
         ``n_simulations`` counts the scans and the refinements of both rounds.
     """
     options = (candidates, iterations, radius_scan_nm, tolerance, record, simulation)
-    first, first_simulations = _scan_and_refine(image, valid, radius_nm, quaternion, *options)
+    first, first_simulations = _scan_and_refine(image, valid, radius_nm, quaternion,
+                                                shape_parameter, *options)
     second, second_simulations = _scan_and_refine(image, valid, first.radius_nm,
-                                                  first.quaternion, *options,
-                                                  better_than=first.misfit)
+                                                  first.quaternion, first.shape_parameter,
+                                                  *options, better_than=first.misfit)
     best = second if second is not None and second.misfit < first.misfit else first
     return dataclasses.replace(best, n_simulations=first_simulations + second_simulations)

@@ -123,7 +123,8 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         result = fit(images, valid=valid, method="hybrid", model=network, seed=seed,
                      starts=starts, iterations=iterations, device=simulation_device,
                      views=views, conditions=conditions)
-        result.pop("method")
+        for key in ("method", "shape", "shape_parameter"):  # the network's family: icosahedra
+            result.pop(key)
     else:
         quaternion, radius_nm = predict(network, images, device=device, batch_size=batch_size,
                                         views=views)
