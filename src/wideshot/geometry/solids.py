@@ -12,6 +12,7 @@ Examples
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -76,6 +77,11 @@ class ConvexPolyhedron:
     def halfspaces(self) -> tuple[np.ndarray, np.ndarray]:
         """Unit outward normals (F, 3) and offsets (F,) of the face planes (one per triangle):
         the solid is ``normals @ p <= offsets``."""
+        normals, offsets = self._planes
+        return normals.copy(), offsets.copy()
+
+    @functools.cached_property
+    def _planes(self) -> tuple[np.ndarray, np.ndarray]:
         a, b, c = np.moveaxis(self.vertices[self.faces], 1, 0)
         normals = np.cross(b - a, c - a)
         normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
@@ -84,7 +90,7 @@ class ConvexPolyhedron:
     def margin(self, points: np.ndarray) -> np.ndarray:
         """``max over faces of (n · p − d)`` at points (..., 3): ≤ 0 exactly inside; outside a
         lower bound of the distance to the solid."""
-        normals, offsets = self.halfspaces()
+        normals, offsets = self._planes
         margin = np.full(points.shape[:-1], -np.inf)
         for normal, offset in zip(normals, offsets):
             np.maximum(margin, points @ normal - offset, out=margin)

@@ -102,11 +102,8 @@ def _unit_surface(solid: ConvexPolyhedron) -> tuple[torch.Tensor, torch.Tensor]:
 def _polyhedra(solids: list, radius_nm: torch.Tensor, rotation: torch.Tensor, q: torch.Tensor,
                attenuation: complex, kernel: str) -> torch.Tensor:
     surfaces = [_unit_surface(solid) for solid in solids]
-    if all(surface is surfaces[0] for surface in surfaces):
-        unit_vertices, faces = (part.to(q.device) for part in surfaces[0])
-        vertices = radius_nm[:, None, None] * unit_vertices[None] @ rotation.transpose(-1, -2)
-        return triangles_amplitude(vertices[:, faces], q, attenuation, kernel)
-    # Mixed topologies: vertices padded with the origin, faces with (0, 0, 0) (degenerate).
+    # Topologies may differ: vertices are padded with the origin, faces with (0, 0, 0), a
+    # degenerate triangle.
     n_vertices = max(len(vertices) for vertices, _ in surfaces)
     n_faces = max(len(faces) for _, faces in surfaces)
     unit_vertices = torch.zeros(len(solids), n_vertices, 3, dtype=torch.float64)
