@@ -274,6 +274,20 @@ def test_dask_cluster_gives_the_same_file(reference_file, tmp_path):
         assert dict(a.attrs) == dict(b.attrs)
 
 
+def test_mixed_shapes_on_a_dask_cluster_and_in_worker_processes_agree(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    plan = GenerationPlan(n_samples=6, seed=4, shard_size=2, shapes=SHAPE_NAMES)
+    local = generate_dataset(tmp_path / "local.h5", plan, workers=2, progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        on_dask = generate_dataset(tmp_path / "dask.h5", plan, scheduler=cluster.scheduler_address,
+                                   progress=False)
+    first, second = read_all(local), read_all(on_dask)
+    assert len(set(first["shape"])) > 1
+    for name in first:
+        np.testing.assert_array_equal(first[name], second[name])
+
+
 # ------------------------------------------------------------------------------ resuming
 
 
