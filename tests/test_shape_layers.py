@@ -211,3 +211,20 @@ def test_shape_parameter_error_is_relative_to_the_family_range():
                     true_shape_parameter=[1, 1, 1])
     with pytest.raises(ValueError, match="both"):
         error_table(q, radius, q, radius, shape="octahedral", pred_shape_parameter=[1, 1, 1])
+
+
+@pytest.mark.parametrize("attenuation", [0.0, 1 / 12.5, -1j * 0.4654 * (-0.110 + 0.079j)])
+def test_sphere_quadrature_is_converged(attenuation, monkeypatch):
+    """Twice the Gauss–Legendre nodes change the sphere's far field only at round-off."""
+    from wideshot.physics import KGridDetector, sphere_amplitude
+    from wideshot.physics import sphere_msft
+
+    grid = KGridDetector()
+    q = torch.as_tensor(grid.q[grid.illuminated])
+    radii = torch.tensor([30.0, 160.0, 250.0], dtype=torch.float64)
+    default = sphere_amplitude(radii, q, attenuation)
+    nodes = sphere_msft.quadrature_nodes
+    monkeypatch.setattr(sphere_msft, "quadrature_nodes", lambda *args: 2 * nodes(*args))
+    doubled = sphere_amplitude(radii, q, attenuation)
+    relative = ((default - doubled).abs().amax(1) / doubled.abs().amax(1)).max()
+    assert relative < 1e-12
