@@ -124,7 +124,7 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
                      starts=starts, iterations=iterations, device=simulation_device,
                      views=views, conditions=conditions)
         for key in ("method", "shape", "shape_parameter"):  # the network's family: icosahedra
-            result.pop(key)
+            result.pop(key, None)
     else:
         quaternion, radius_nm = predict(network, images, device=device, batch_size=batch_size,
                                         views=views)
