@@ -24,7 +24,6 @@ from __future__ import annotations
 from typing import Union
 
 import numpy as np
-import roma
 import torch
 
 Array = Union[np.ndarray, torch.Tensor]
@@ -155,6 +154,8 @@ def matrix_to_quaternion(matrix: Array) -> Array:
     matrix = _as_float(matrix)
     if not isinstance(matrix, torch.Tensor):
         return matrix_to_quaternion(torch.from_numpy(matrix)).numpy()
+    import roma  # on first use: importing it costs ~1.5 s (torch._dynamo)
+
     q = roma.rotmat_to_unitquat(matrix)[..., _WXYZ_FROM_XYZW]
     return torch.where(q[..., :1] < 0, -q, q)
 
@@ -178,6 +179,8 @@ def rotation_vector_to_quaternion(rotation_vector: Array) -> Array:
     rotation_vector = _as_float(rotation_vector)
     if not isinstance(rotation_vector, torch.Tensor):
         return rotation_vector_to_quaternion(torch.from_numpy(rotation_vector)).numpy()
+    import roma  # on first use: importing it costs ~1.5 s (torch._dynamo)
+
     return roma.rotvec_to_unitquat(rotation_vector)[..., _WXYZ_FROM_XYZW]
 
 
