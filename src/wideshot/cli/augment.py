@@ -14,8 +14,6 @@ SUMMARY = 'augment a data set offline (HDF5 → HDF5)'
 
 
 def add_parser(subparsers) -> None:
-    from wideshot.data.augment import AUGMENTATIONS
-
     parser = subparsers.add_parser("augment", help=SUMMARY,
                                    description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -23,7 +21,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--out", type=Path, required=True, metavar="OUT.h5",
                         help="output data set (.h5 or .hdf5)")
     parser.add_argument("--filter", required=True, metavar="NAME",
-                        help=f"filter name: {', '.join(AUGMENTATIONS)}")
+                        help="filter name, e.g. experiment, poisson or blur (`wideshot "
+                             "gallery` draws every filter; an unknown name lists them)")
     parser.add_argument("--copies", type=int, default=1, metavar="K",
                         help="augmented copies of each image (default 1)")
     parser.add_argument("--seed", type=int, default=0, help="non-negative seed (default 0)")

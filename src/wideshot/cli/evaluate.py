@@ -24,27 +24,22 @@ SUMMARY = 'error report of a trained network on a test set (JSON, CSV, PNG)'
 
 
 def add_parser(subparsers) -> None:
-    from wideshot.data.augment import AUGMENTATIONS
-    from wideshot.models import available_models
-    from wideshot.models.inference import DEFAULT_VIEWS
-    from wideshot.physics.symmetry import VIEW_SETS
-    from wideshot.training import CHECKPOINTS
+    from wideshot.choices import CHECKPOINTS, DEFAULT_VIEWS, VIEW_COUNTS
 
     parser = subparsers.add_parser("evaluate", help=SUMMARY,
                                    description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, metavar="NAME|RUN_DIR",
-                        help="name of a shipped model (installed: "
-                             f"{', '.join(available_models()) or 'none yet'}) or the run folder "
-                             "of `wideshot train`")
+                        help="name of a shipped model (e.g. default) or the run folder of "
+                             "`wideshot train`")
     parser.add_argument("--checkpoint", choices=list(CHECKPOINTS),
                         help="run folders only: best.pt (best validation epoch, default) or "
                              "last.pt")
     parser.add_argument("--data", type=Path, required=True, metavar="TEST.h5",
                         help="test set; every image is predicted")
     parser.add_argument("--augment", metavar="NAME",
-                        help=f"degrade the test images first: {', '.join(AUGMENTATIONS)} "
-                             "(default: clean images)")
+                        help="degrade the test images first with a filter of `wideshot "
+                             "gallery`, e.g. experiment (default: clean images)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the augmentation (default 0)")
     parser.add_argument("--out", type=Path, metavar="DIR",
@@ -54,7 +49,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
     parser.add_argument("--batch-size", type=int, default=256,
                         help="images per forward pass (default 256)")
-    parser.add_argument("--views", type=int, choices=sorted(VIEW_SETS), default=DEFAULT_VIEWS,
+    parser.add_argument("--views", type=int, choices=VIEW_COUNTS, default=DEFAULT_VIEWS,
                         help="turned/mirrored views of each image whose answers are averaged, "
                              f"as wideshot reconstruct does (default {DEFAULT_VIEWS}; 1 = the "
                              "network alone, as in the paper)")

@@ -26,7 +26,7 @@ SUMMARY = 'simulate a training/test data set (HDF5)'
 
 
 def add_parser(subparsers) -> None:
-    from wideshot.data.generate import PRESETS, SHARD_SIZE
+    from wideshot.choices import PRESETS, SHARD_SIZE
 
     parser = subparsers.add_parser("generate", help=SUMMARY,
                                    description=HELP,

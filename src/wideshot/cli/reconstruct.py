@@ -35,9 +35,7 @@ SUMMARY = 'size and orientation from detector images (CSV, JSON, Figure-5 panels
 
 def add_file_options(parser: argparse.ArgumentParser) -> None:
     """Inputs, how frames are read, and what is written: shared by `reconstruct` and `fit`."""
-    from wideshot.models.inference import DEFAULT_VIEWS
-    from wideshot.physics.symmetry import VIEW_SETS
-    from wideshot.reconstruction.preparation import INTENSITY_SCALES
+    from wideshot.choices import DEFAULT_VIEWS, INTENSITY_SCALES, VIEW_COUNTS
 
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="image files or folders")
@@ -56,7 +54,7 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
                         help="flag answers with a larger misfit (default: the model's "
                              "calibrated threshold)")
     parser.add_argument("--device", help="cpu, cuda, ... (default: cuda if available)")
-    parser.add_argument("--views", type=int, choices=sorted(VIEW_SETS), default=DEFAULT_VIEWS,
+    parser.add_argument("--views", type=int, choices=VIEW_COUNTS, default=DEFAULT_VIEWS,
                         help="turned/mirrored views of each frame whose network answers are "
                              f"averaged (default {DEFAULT_VIEWS}; 1 = the network alone)")
     parser.add_argument("--panels", type=int, default=16, metavar="N",

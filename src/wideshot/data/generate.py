@@ -36,6 +36,7 @@ import torch
 from tqdm import tqdm
 
 from wideshot import __version__
+from wideshot.choices import ALL_SHAPES, PRESETS, SHARD_SIZE
 from wideshot.config import DEFAULT_CONFIG, RADIUS_RANGE_NM, SimulationConfig
 from wideshot.data.augment import make_augmentation
 from wideshot.data.hdf5 import (
@@ -61,9 +62,6 @@ from wideshot.geometry import SHAPE_NAMES, normalize_quaternion, shape_family
 from wideshot.physics import Absorption, RefractiveIndex, simulate
 from wideshot.physics.conditions import Conditions, validate_radius_range
 
-#: Samples per shard: the unit of work of a worker and of resuming.
-SHARD_SIZE = 256
-
 # Independent random streams under one seed (numpy SeedSequence spawn keys).
 _SAMPLE_STREAM = 0
 _SPLIT_STREAM = 1
@@ -71,29 +69,6 @@ _SHAPE_STREAM = 2
 
 _MANIFEST = "manifest.json"
 _ASSEMBLY = "assembly.h5.partial"
-
-
-@dataclass(frozen=True)
-class Preset:
-    """A named data set: size, seed, held-out validation fraction and shape families."""
-
-    n_samples: int
-    seed: int
-    validation_fraction: float
-    shapes: tuple[str, ...] = ("icosahedron",)
-
-
-#: The paper's data sets (Stielow et al. 2020): 25,058 simulated training images with one fifth
-#: held out for validation, and an independent test set of 5,000 (its own seed); and the
-#: mixed-shape sets of the five families of docs/conventions.md in equal parts.
-PRESETS: dict[str, Preset] = {
-    "paper-train": Preset(n_samples=25_058, seed=2020, validation_fraction=0.2),
-    "paper-test": Preset(n_samples=5_000, seed=2021, validation_fraction=0.0),
-    "shapes-train": Preset(n_samples=50_000, seed=2030, validation_fraction=0.2,
-                           shapes=SHAPE_NAMES),
-    "shapes-test": Preset(n_samples=10_000, seed=2031, validation_fraction=0.0,
-                          shapes=SHAPE_NAMES),
-}
 
 
 def check_shapes(shapes, weights=None) -> tuple[tuple[str, ...], tuple[float, ...]]:
@@ -192,7 +167,8 @@ class GenerationPlan:
         if name not in PRESETS:
             raise ValueError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
         preset = PRESETS[name]
-        options.setdefault("shapes", preset.shapes)
+        options.setdefault("shapes",
+                           SHAPE_NAMES if preset.shapes == ALL_SHAPES else preset.shapes)
         return cls(n_samples=preset.n_samples, seed=preset.seed,
                    validation_fraction=preset.validation_fraction, preset=name, **options)
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.fx.experimental.optimization import fuse
 
+from wideshot.choices import DEFAULT_VIEWS
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.geometry import mean_orientation
 from wideshot.models.targets import NUM_TARGETS, targets_to_labels
@@ -34,10 +35,6 @@ from wideshot.physics.symmetry import (
 #: Tolerance on the [0, 1] range of SPEC images (rounding of rescaled or resampled images).
 RANGE_TOLERANCE = 1e-4
 
-#: Views averaged by :func:`predict` unless told otherwise: all eight detector symmetries. On the
-#: clean paper-test set they halve the shipped model's median misorientation and radius error
-#: (README, "Network, training and the shipped model"), for eight forward passes.
-DEFAULT_VIEWS = 8
 
 
 #: On the CPU, channels_last is used only for networks whose convolutions all have at least this

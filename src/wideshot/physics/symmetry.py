@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from wideshot.choices import VIEW_COUNTS
 from wideshot.geometry.quaternion import (
     Array,
     matrix_to_quaternion,
@@ -92,13 +93,13 @@ DETECTOR_SYMMETRIES: dict[str, DetectorSymmetry] = {
     for mirror in (False, True) for turn in (0, 90, 180, 270)
 }
 
-#: Subsets used for averaging over views: 1, 2, 4 or 8 symmetries.
-VIEW_SETS: dict[int, tuple[str, ...]] = {
-    1: ("identity",),
-    2: ("identity", "turn-180"),
-    4: ("identity", "turn-90", "turn-180", "turn-270"),
-    8: tuple(DETECTOR_SYMMETRIES),
-}
+#: Subsets used for averaging over views: 1, 2, 4 or 8 symmetries (:data:`VIEW_COUNTS`).
+VIEW_SETS: dict[int, tuple[str, ...]] = dict(zip(VIEW_COUNTS, (
+    ("identity",),
+    ("identity", "turn-180"),
+    ("identity", "turn-90", "turn-180", "turn-270"),
+    tuple(DETECTOR_SYMMETRIES),
+), strict=True))
 
 
 def _symmetry(name: str) -> DetectorSymmetry:

@@ -27,11 +27,10 @@ import numpy as np
 
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.models.inference import RANGE_TOLERANCE, check_images
+from wideshot.choices import INTENSITY_SCALES
 from wideshot.physics.detector import FlatDetector
 from wideshot.physics.image import scale_per_image
 
-#: Meanings of a frame's values; see :func:`prepare_frame`.
-INTENSITY_SCALES = ("auto", "spec", "counts")
 
 #: A resampled SPEC pixel is valid when at least this fraction of its interpolation weight
 #: comes from valid detector pixels (bilinear: all neighbours that matter are valid).

@@ -29,18 +29,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from wideshot.choices import BEST_CHECKPOINT, CHECKPOINTS, LAST_CHECKPOINT  # noqa: F401
 from wideshot.files import write_bytes_atomically
 from wideshot.models import create_model
 from wideshot.training.config import TrainingConfig
 
 CONFIG_FILE = "config.json"
-LAST_CHECKPOINT = "last.pt"
-BEST_CHECKPOINT = "best.pt"
 METRICS_CSV = "metrics.csv"
 METRICS_JSON = "metrics.json"
 
-#: Checkpoints of a run folder by the name ``load_run`` and ``wideshot evaluate`` accept.
-CHECKPOINTS = {"best": BEST_CHECKPOINT, "last": LAST_CHECKPOINT}
 
 #: Columns of metrics.csv, in order: epoch (1-based), learning rate at the end of the epoch,
 #: mean training loss (on augmented images), validation loss and the medians over the
