@@ -94,14 +94,11 @@ def _closure(generators: np.ndarray, max_order: int = 120) -> np.ndarray:
     while len(frontier):
         products = _standard_sign(_snap(quaternion_multiply(frontier[:, None], generators[None])
                                         .reshape(-1, 4)))
-        new = [p for p in products
-               if not np.any(np.abs(elements - p).max(axis=1) < 1e-9)]
-        unique = []
-        for p in new:
-            if not any(np.abs(u - p).max() < 1e-9 for u in unique):
-                unique.append(p)
-        frontier = np.array(unique).reshape(-1, 4)
-        elements = np.concatenate([elements, frontier])
+        found = len(elements)
+        for product in products:
+            if not np.any(np.abs(elements - product).max(axis=1) < 1e-9):
+                elements = np.concatenate([elements, product[None]])
+        frontier = elements[found:]
         if len(elements) > max_order:
             raise ValueError("the generators do not generate a finite group of order <= "
                              f"{max_order}")
