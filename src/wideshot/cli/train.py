@@ -6,7 +6,10 @@ import json
 from dataclasses import fields
 from pathlib import Path
 
-HELP = """Train a network that reads (quaternion, radius) from one diffraction image.
+HELP = """Train a network that reads (quaternion, radius) from one diffraction image, or, with
+--shapes, one that names the shape family and reads each family's size, orientation and shape
+parameter (class logits plus a block of targets per family; loss: cross-entropy weighted by
+--classification-weight plus the squared error of the true family's block).
 
 Each training batch is augmented on the fly on the training device (--augment, a filter of
 wideshot.data.augment; a generator seeded from (seed, epoch) draws its parameters); validation
@@ -74,6 +77,12 @@ def add_parser(subparsers) -> None:
                      dest="model_options",
                      help="architecture override, repeatable: width=16, depth=[2,2,2,2], "
                           "activation=silu, normalization=group")
+    run.add_argument("--shapes", metavar="FAMILY,...",
+                     help="shape families the network knows, comma-separated, or 'all' "
+                          "(sets the model option shapes; default the icosahedron alone)")
+    run.add_argument("--classification-weight", type=float, metavar="W",
+                     help="weight of the family cross-entropy in the loss (default "
+                          f"{default['classification_weight']:g})")
     run.add_argument("--epochs", type=int, help=f"epochs (default {default['epochs']})")
     run.add_argument("--batch-size", type=int,
                      help=f"images per step and process (default {default['batch_size']})")
@@ -92,9 +101,10 @@ def add_parser(subparsers) -> None:
     run.add_argument("--select-by", choices=SELECTION_MEASURES,
                      help="validation measure that picks best.pt: median mean relative error "
                           f"or loss (default {default['select_by']})")
-    run.add_argument("--init-from", type=Path, metavar="RUN_DIR",
-                     help="start from the best weights of another run of the same network "
-                          "(fine-tuning; fresh optimiser and schedule)")
+    run.add_argument("--init-from", metavar="RUN_DIR|MODEL",
+                     help="start from the best weights of another run, or a shipped model, of "
+                          "the same backbone (fine-tuning; fresh optimiser and schedule; output "
+                          "rows of families both know are copied)")
     run.add_argument("--seed", type=int,
                      help=f"seed of weights, data order and augmentation "
                           f"(default {default['seed']})")
@@ -119,7 +129,23 @@ def add_parser(subparsers) -> None:
 #: Command-line options that are TrainingConfig fields (the rest steer the execution).
 _CONFIG_OPTIONS = ("train", "val", "limit", "augment", "model", "model_options", "epochs",
                    "batch_size", "lr", "weight_decay", "schedule", "loss", "grad_clip",
-                   "select_by", "seed", "init_from")
+                   "select_by", "seed", "init_from", "classification_weight")
+
+
+def parse_shapes(text: str) -> list[str]:
+    """Family names of a comma-separated list, or all of them for 'all'; ValueError naming an
+    unknown one."""
+    from wideshot.choices import ALL_SHAPES
+    from wideshot.geometry import SHAPE_NAMES
+
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if names == [ALL_SHAPES]:
+        return list(SHAPE_NAMES)
+    unknown = [name for name in names if name not in SHAPE_NAMES]
+    if unknown or not names:
+        raise ValueError(f"--shapes: unknown shape family {', '.join(unknown) or text!r}; "
+                         f"choose from {', '.join(SHAPE_NAMES)} or {ALL_SHAPES!r}")
+    return names
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -129,6 +155,9 @@ def run_command(args: argparse.Namespace) -> int:
              if getattr(args, name) is not None}
     if "model_options" in given:
         given["model_options"] = dict(given["model_options"])
+    if args.shapes is not None:
+        given["model_options"] = {**given.get("model_options", {}),
+                                  "shapes": parse_shapes(args.shapes)}
     if args.resume:
         config = resumed_config(args.out, **given)
     elif "train" not in given:

@@ -116,14 +116,15 @@ class DiffractionDataset(Dataset):
         state.update(_file=None, _generator=None, _process_id=None)
         return state
 
-    def require_icosahedra(self) -> None:
-        """ValueError unless every sample is an icosahedron (what this version's networks
-        regress: (q, R) under the icosahedral group)."""
+    def require_shapes(self, shapes) -> None:
+        """ValueError unless every sample's family is one of ``shapes`` (what a network
+        knows)."""
         families = {SHAPE_NAMES[code] for code in np.unique(self.labels[SHAPE])}
-        if families - {"icosahedron"}:
-            raise ValueError(f"{self.path} holds {', '.join(sorted(families))}: the networks "
-                             "of this version regress icosahedra only; use a data set "
-                             "generated with --shapes icosahedron (e.g. --preset paper-train)")
+        unknown = families - set(shapes)
+        if unknown:
+            raise ValueError(f"{self.path} holds {', '.join(sorted(unknown))}, which the network "
+                             f"does not know (it knows {', '.join(shapes)}); train a network "
+                             "with those families (wideshot train --shapes ...)")
 
     def close(self) -> None:
         """Close this process's file handle (it is reopened if the data set is read again)."""

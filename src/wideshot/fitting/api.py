@@ -20,7 +20,13 @@ from tqdm import tqdm
 
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.fitting.search import monte_carlo_simplex, refine_guess
-from wideshot.models.inference import DEFAULT_VIEWS, check_images, check_valid, predict
+from wideshot.models.inference import (
+    DEFAULT_VIEWS,
+    check_images,
+    check_valid,
+    layout_of,
+    predict,
+)
 from wideshot.geometry import DEFAULT_SHAPE, shape_family
 from wideshot.physics.conditions import Conditions
 from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
@@ -72,7 +78,7 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
     shape : str
         Shape family fitted (default the icosahedron). Its parameter, if it has one, is fitted
         too (the MCS starts from parameters uniform over its range). The hybrid starts from the
-        network, which knows icosahedra only.
+        network's answer for that family, so the network must know it.
     progress : bool
         Show a progress bar over the images.
 
@@ -82,8 +88,8 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         ``radius_nm`` (B,) float64; ``quaternion`` (B, 4) canonical; ``misfit`` (B,) in [0, 1];
         ``n_simulations`` (B,) int — patterns simulated for each image; ``method``;
         ``shape`` (str) and ``shape_parameter`` (B,) (NaN for a family without one); and for
-        the hybrid ``network_radius_nm`` (B,), ``network_quaternion`` (B, 4), its starting
-        point.
+        the hybrid ``network_radius_nm`` (B,), ``network_quaternion`` (B, 4),
+        ``network_shape_parameter`` (B,), its starting point.
 
     Raises
     ------
@@ -93,9 +99,6 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
     if method not in METHODS:
         raise ValueError(f"unknown fit method {method!r}; choose one of {list(METHODS)}")
     family = shape_family(shape)
-    if method == "hybrid" and family.name != "icosahedron":
-        raise ValueError(f"the hybrid fit starts from the network, which knows icosahedra only; "
-                         f"fit a {family.name} with method='mcs'")
     default_starts, default_iterations = DEFAULT_BUDGET[method]
     starts = default_starts if starts is None else starts
     iterations = default_iterations if iterations is None else iterations
@@ -118,8 +121,16 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
     if method == "hybrid":
         network, description = load_model(model, device)
         conditions = conditions or model_conditions(description)
-        network_quaternion, network_radius = predict(network, images, views=views)
-        result.update(network_radius_nm=network_radius, network_quaternion=network_quaternion)
+        if family.name not in layout_of(network).shapes:
+            raise ValueError(f"the hybrid fit starts from the network, which knows "
+                             f"{', '.join(layout_of(network).shapes)}, not {family.name}; fit "
+                             "it with method='mcs' or a network that knows it")
+        labels = predict(network, images, views=views)
+        start = labels.pick(np.full(len(images), labels.shapes.index(family.name)))
+        network_radius, network_quaternion = start["radius_nm"], start["quaternion"]
+        network_parameter = start["shape_parameter"]
+        result.update(network_radius_nm=network_radius, network_quaternion=network_quaternion,
+                      network_shape_parameter=network_parameter)
     conditions = conditions or Conditions()
     simulation.update(config=conditions.config, material=conditions.material)
     for index in tqdm(range(len(images)), desc=f"fit ({method})", unit="image", file=sys.stderr,
@@ -132,7 +143,10 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
                                         **simulation)
         else:
             found = refine_guess(images[index], valid[index], network_radius[index],
-                                 network_quaternion[index], candidates=starts,
+                                 network_quaternion[index],
+                                 shape_parameter=(network_parameter[index]
+                                                  if family.has_parameter else None),
+                                 candidates=starts,
                                  iterations=iterations, **simulation)
         result["radius_nm"][index] = found.radius_nm
         result["quaternion"][index] = found.quaternion

@@ -9,9 +9,9 @@ Examples
 >>> import torch
 >>> from wideshot.models import create_model
 >>> model = create_model("compact-resnet", width=8, depth=(1, 1, 1, 1))
->>> quaternion, radius_nm = predict(model, torch.rand(3, 128, 128))
->>> quaternion.shape, radius_nm.shape
-((3, 4), (3,))
+>>> labels = predict(model, torch.rand(3, 128, 128))
+>>> labels.quaternion.shape, labels.radius_nm.shape  # one family: the icosahedron
+((3, 1, 4), (3, 1))
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ from torch.fx.experimental.optimization import fuse
 
 from wideshot.choices import DEFAULT_VIEWS
 from wideshot.config import DEFAULT_CONFIG
-from wideshot.geometry import mean_orientation
-from wideshot.models.targets import NUM_TARGETS, targets_to_labels
+from wideshot.geometry import mean_orientation, shape_family
+from wideshot.models.layout import FamilyLabels, TargetLayout
 from wideshot.physics.symmetry import (
     VIEW_SETS,
     transform_images,
@@ -72,7 +72,9 @@ def fold_batch_norm(model: nn.Module) -> nn.Module:
     torch.nn.Module
         Maps the same inputs to the same outputs.
     """
-    return fuse(copy.deepcopy(model).eval(), inplace=True)
+    folded = fuse(copy.deepcopy(model).eval(), inplace=True)
+    folded.target_layout = layout_of(model)
+    return folded
 
 
 def check_images(images, image_size: int = DEFAULT_CONFIG.grid_size,
@@ -148,9 +150,10 @@ def predict_targets(model: nn.Module, images, device: str | torch.device | None 
 
     Returns
     -------
-    numpy.ndarray, shape (B, 5), float32
-        The targets of :mod:`wideshot.models.targets` as the network gave them;
-        :func:`~wideshot.models.targets.targets_to_labels` decodes them.
+    numpy.ndarray, shape (B, T), float32
+        The outputs as the network gave them (class logits and per-family targets,
+        :class:`~wideshot.models.layout.TargetLayout`); ``layout_of(model).decode`` decodes
+        them.
 
     Raises
     ------
@@ -159,12 +162,12 @@ def predict_targets(model: nn.Module, images, device: str | torch.device | None 
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    return _network_outputs(model, check_images(images), device, batch_size)
+    return _network_outputs(model, check_images(images), layout_of(model), device, batch_size)
 
 
-def _network_outputs(model: nn.Module, images: torch.Tensor, device, batch_size: int
-                     ) -> np.ndarray:
-    """Targets (B, 5) of checked images (B, N, N), ``batch_size`` per forward pass."""
+def _network_outputs(model: nn.Module, images: torch.Tensor, layout: TargetLayout, device,
+                     batch_size: int) -> np.ndarray:
+    """Outputs (B, T) of checked images (B, N, N), ``batch_size`` per forward pass."""
     if device is None:
         device = next(model.parameters()).device
     device = torch.device(device)
@@ -180,18 +183,27 @@ def _network_outputs(model: nn.Module, images: torch.Tensor, device, batch_size:
                 outputs.append(model(batch).float().cpu())
     finally:
         model.train(was_training)
-    return (torch.cat(outputs) if outputs else torch.empty(0, NUM_TARGETS)).numpy()
+    return (torch.cat(outputs) if outputs else torch.empty(0, layout.num_outputs)).numpy()
+
+
+def layout_of(model: nn.Module) -> TargetLayout:
+    """What the network's outputs hold (its ``target_layout``; the icosahedron-only layout of
+    the paper for a network without one)."""
+    layout = getattr(model, "target_layout", None)
+    if layout is None and hasattr(model, "module"):  # DistributedDataParallel
+        layout = getattr(model.module, "target_layout", None)
+    return layout if layout is not None else TargetLayout()
 
 
 def predict(model: nn.Module, images, device: str | torch.device | None = None,
-            batch_size: int = 256, views: int = DEFAULT_VIEWS) -> tuple[np.ndarray, np.ndarray]:
-    """Orientation and size of the particles in diffraction images.
+            batch_size: int = 256, views: int = DEFAULT_VIEWS) -> FamilyLabels:
+    """Shape family, orientation, size and shape parameter of the particles in images.
 
     Parameters
     ----------
     model : torch.nn.Module
-        A network of :mod:`wideshot.models` (outputs ``(B, 5)`` targets), e.g. from
-        ``wideshot.training.load_run``. It is run in eval mode in float32; its mode is
+        A network of :mod:`wideshot.models` (its ``target_layout`` says what it outputs), e.g.
+        from ``wideshot.training.load_model``. It is run in eval mode in float32; its mode is
         restored afterwards, and it is moved to ``device``.
     images : array-like or torch.Tensor, shape (B, 128, 128)
         SPEC images: log-intensity scaled per image to [0, 1]. Checked by :func:`check_images`.
@@ -201,17 +213,18 @@ def predict(model: nn.Module, images, device: str | torch.device | None = None,
         Images per forward pass (memory; the result does not depend on it beyond rounding).
     views : int
         1, 2, 4 or 8: the network also sees the image turned and mirrored about the beam
-        (exact symmetries of the detector, :data:`wideshot.physics.symmetry.VIEW_SETS`); each
-        view's answer is mapped back to the original frame and the answers are averaged
-        (:func:`~wideshot.geometry.mean_orientation`, mean radius). Costs
-        ``views`` forward passes. 1 is the network alone, as in the paper.
+        (exact symmetries of the detector, :data:`wideshot.physics.symmetry.VIEW_SETS`). Per
+        family, each view's orientation is mapped back to the original frame under that
+        family's mirror plane and group, and the views are averaged
+        (:func:`~wideshot.geometry.mean_orientation`; mean radius, parameter and family
+        probability). Costs ``views`` forward passes. 1 is the network alone, as in the paper.
 
     Returns
     -------
-    quaternion : numpy.ndarray, shape (B, 4), float64
-        Canonical unit quaternions (w, x, y, z), scalar first.
-    radius_nm : numpy.ndarray, shape (B,), float64
-        Circumradii in nm.
+    FamilyLabels
+        ``probability`` (B, F) and per family ``quaternion`` (B, F, 4) canonical under its
+        group, ``radius_nm`` (B, F), ``shape_parameter`` (B, F) (NaN without one);
+        ``.best()`` and ``.pick(index)`` select a family per frame.
 
     Raises
     ------
@@ -224,23 +237,41 @@ def predict(model: nn.Module, images, device: str | torch.device | None = None,
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     images = check_images(images)
+    layout = layout_of(model)
     names = VIEW_SETS[views]
     if views == 1:
-        return targets_to_labels(_network_outputs(model, images, device, batch_size)
-                                 .astype(np.float64))
+        return layout.decode(_network_outputs(model, images, layout, device, batch_size))
     # The views of a few images go through the network together: one forward pass of up to
     # batch_size images, also when a single image is asked for.
     step = max(1, batch_size // views)
-    quaternions, radii_nm = [], []
+    parts = []
     for start in range(0, len(images), step):
         chunk = images[start:start + step]
         stacked = torch.cat([transform_images(chunk, name) for name in names])
-        targets = _network_outputs(model, stacked, device, batch_size=len(stacked))
-        quaternion, radius_nm = targets_to_labels(targets.astype(np.float64))
-        quaternion = quaternion.reshape(views, len(chunk), 4)
-        quaternions.append(np.stack([untransform_quaternions(quaternion[index], name)
-                                     for index, name in enumerate(names)], axis=1))
-        radii_nm.append(radius_nm.reshape(views, len(chunk)).mean(axis=0))
-    if not quaternions:
-        return np.empty((0, 4)), np.empty(0)
-    return mean_orientation(np.concatenate(quaternions)), np.concatenate(radii_nm)
+        outputs = _network_outputs(model, stacked, layout, device, batch_size=len(stacked))
+        parts.append(_average_views(layout.decode(outputs), names, len(chunk)))
+    if not parts:
+        return layout.decode(np.empty((0, layout.num_outputs)))
+    return FamilyLabels(layout.shapes, *(np.concatenate([getattr(part, key) for part in parts])
+                                         for key in ("probability", "quaternion", "radius_nm",
+                                                     "shape_parameter")))
+
+
+def _average_views(labels: FamilyLabels, names: tuple[str, ...], n: int) -> FamilyLabels:
+    """Average of the decoded views (view-major, ``len(names) · n`` rows) of n images."""
+    views = len(names)
+    quaternion = labels.quaternion.reshape(views, n, len(labels.shapes), 4)
+    averaged = np.empty((n, len(labels.shapes), 4))
+    for index, shape in enumerate(labels.shapes):
+        if not shape_family(shape).has_orientation:
+            averaged[:, index] = quaternion[0, :, index]
+            continue
+        back = np.stack([untransform_quaternions(quaternion[view, :, index], name, shape)
+                         for view, name in enumerate(names)], axis=1)  # (n, views, 4)
+        averaged[:, index] = mean_orientation(back, shape=shape)
+
+    def mean(values: np.ndarray) -> np.ndarray:
+        return values.reshape(views, n, *values.shape[1:]).mean(axis=0)
+
+    return FamilyLabels(labels.shapes, mean(labels.probability), averaged,
+                        mean(labels.radius_nm), mean(labels.shape_parameter))

@@ -148,3 +148,54 @@ def summarize(errors: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
                             for name, percentile in PERCENTILES.items()}
         summary[measure]["mean"] = float(values.mean())
     return summary
+
+
+def family_error_tables(labels, true_shape_codes, true_quaternion, true_radius_nm,
+                        true_shape_parameter, radius_range_nm: tuple[float, float]
+                        = RADIUS_RANGE_NM) -> dict[str, dict[str, np.ndarray]]:
+    """Error measures of a mixed set, per true shape family.
+
+    The regression is judged on the block of the *true* family (what the network says the
+    size, orientation and parameter would be for that family), the classification by whether
+    the most probable family is the true one.
+
+    Parameters
+    ----------
+    labels : wideshot.models.layout.FamilyLabels
+        Decoded network outputs (B samples, F families).
+    true_shape_codes : array (B,) int
+        Family codes of the data set (indices into SHAPE_NAMES).
+    true_quaternion : array (B, 4); true_radius_nm : array (B,) nm; true_shape_parameter : (B,)
+        True labels (NaN parameters where a family has none).
+    radius_range_nm : (float, float)
+        As for :func:`error_table`.
+
+    Returns
+    -------
+    dict of family name to dict of str to numpy.ndarray
+        For each family present: :func:`error_table` of its samples (with the parameter
+        errors where it has one), plus ``"correct"`` (bool: family named right),
+        ``"probability"`` (the probability given to the true family) and ``"rows"`` (indices
+        of its samples).
+    """
+    from wideshot.geometry import SHAPE_NAMES
+
+    codes = np.asarray(true_shape_codes).reshape(-1)
+    true_q, true_r = _as_numpy(true_quaternion), _as_numpy(true_radius_nm)
+    true_p = _as_numpy(true_shape_parameter)
+    predicted = labels.best()
+    tables = {}
+    for index, name in enumerate(labels.shapes):
+        rows = np.flatnonzero(codes == SHAPE_NAMES.index(name))
+        if len(rows) == 0:
+            continue
+        has_parameter = shape_family(name).has_parameter
+        table = error_table(labels.quaternion[rows, index], labels.radius_nm[rows, index],
+                            true_q[rows], true_r[rows], radius_range_nm, name,
+                            labels.shape_parameter[rows, index] if has_parameter else None,
+                            true_p[rows] if has_parameter else None)
+        table["correct"] = predicted[rows] == index
+        table["probability"] = labels.probability[rows, index]
+        table["rows"] = rows
+        tables[name] = table
+    return tables

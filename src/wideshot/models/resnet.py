@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
-from wideshot.models.targets import NUM_TARGETS
+from wideshot.models.layout import TargetLayout, layout_for
 
 #: Activation functions by name (``activation=`` of the builders).
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -117,21 +117,29 @@ class ResNet(nn.Module):
         A key of :data:`ACTIVATIONS`.
     normalization : str
         One of :data:`NORMALIZATIONS`.
-    num_outputs : int
-        Size of the output vector (5: the network targets ``(w, x, y, z, R)`` scaled).
+    shapes : sequence of str, optional
+        Shape families the network knows (:class:`~wideshot.models.layout.TargetLayout`):
+        class logits and a block of targets per family. Default: the icosahedron alone, five
+        targets ``(w, x, y, z, R)`` scaled, as in the paper.
     in_channels : int
         Image channels (1).
 
+    Attributes
+    ----------
+    target_layout : TargetLayout
+        What the outputs hold.
+
     Notes
     -----
-    Input ``(B, in_channels, H, W)`` float32, output ``(B, num_outputs)``, no final activation.
+    Input ``(B, in_channels, H, W)`` float32, output ``(B, target_layout.num_outputs)``, no
+    final activation.
     The stem reduces H and W by 4 (stride-2 convolution, 2×2 max-pool), each later stage by 2:
     a 128×128 image reaches the last stage of the paper's network as 4×4 feature maps.
     """
 
     def __init__(self, depth: Sequence[int] = (3, 4, 6, 4), width: int = 64,
                  activation: str = "tanh", normalization: str = "none",
-                 num_outputs: int = NUM_TARGETS, in_channels: int = 1):
+                 shapes: Sequence[str] | None = None, in_channels: int = 1):
         super().__init__()
         _check_choice("activation", activation, ACTIVATIONS)
         _check_choice("normalization", normalization, NORMALIZATIONS)
@@ -150,7 +158,8 @@ class ResNet(nn.Module):
             for stage, blocks in enumerate(depth)
         ))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(self._channels, num_outputs)
+        self.target_layout: TargetLayout = layout_for(shapes)
+        self.fc = nn.Linear(self._channels, self.target_layout.num_outputs)
         self._init_weights()
 
     def _make_layer(self, channels: int, blocks: int, stride: int) -> nn.Sequential:
@@ -184,8 +193,8 @@ class ResNet(nn.Module):
 
         Returns
         -------
-        torch.Tensor, shape (B, num_outputs)
-            Scaled targets; decode with :func:`wideshot.models.targets.targets_to_labels`.
+        torch.Tensor, shape (B, T)
+            Logits and scaled targets; decode with ``self.target_layout.decode``.
         """
         x = self.maxpool(self.activation(self.norm1(self.conv1(images))))
         x = self.stages(x)
@@ -199,7 +208,8 @@ def paper_resnet34(**overrides) -> ResNet:
     Parameters
     ----------
     **overrides
-        Any :class:`ResNet` argument (``width``, ``depth``, ``activation``, ``normalization``).
+        Any :class:`ResNet` argument (``width``, ``depth``, ``activation``, ``normalization``,
+        ``shapes``).
 
     Returns
     -------
@@ -217,7 +227,8 @@ def compact_resnet(**overrides) -> ResNet:
     Parameters
     ----------
     **overrides
-        Any :class:`ResNet` argument (``width``, ``depth``, ``activation``, ``normalization``).
+        Any :class:`ResNet` argument (``width``, ``depth``, ``activation``, ``normalization``,
+        ``shapes``).
 
     Returns
     -------

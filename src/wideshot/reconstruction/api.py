@@ -25,21 +25,29 @@ from wideshot.devices import resolve_device
 from wideshot.physics.conditions import Conditions
 from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
 
+#: A runner-up family is refined too only if the network gives it at least this probability.
+MIN_CANDIDATE_PROBABILITY = 0.01
+
 
 def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
                 device: str | torch.device | None = None, batch_size: int = 256,
                 refine: bool = False, max_misfit: float | None = None, seed: int = 0,
                 starts: int | None = None, iterations: int | None = None,
                 views: int = DEFAULT_VIEWS, check: bool = True,
-                conditions: Conditions | None = None) -> dict:
-    """Radius and orientation of the particle in each diffraction image, with a quality check.
+                conditions: Conditions | None = None, candidates: int = 2) -> dict:
+    """Shape family, size, orientation and shape parameter of the particle in each image,
+    with a quality check.
 
-    The network reads each image; its answer is re-simulated and compared with the image on
-    the valid pixels (the misfit, :func:`wideshot.fitting.pattern_misfit`: the fraction of the
-    image's variance the answer leaves unexplained). With ``refine`` the answer is first
-    refined by forward fitting (:func:`wideshot.fit`, "hybrid"). An answer whose misfit exceeds
-    the threshold is *flagged*: the image is not explained by an icosahedron (another shape,
-    two particles, no particle, a broken frame) and the answer should not be trusted.
+    The network names the most probable shape family of each image and reads its radius,
+    orientation and parameter; the answer is re-simulated and compared with the image on the
+    valid pixels (the misfit, :func:`wideshot.fitting.pattern_misfit`: the fraction of the
+    image's variance the answer leaves unexplained). With ``refine`` the network's answers for
+    the most probable families (up to ``candidates``; a runner-up only with a probability of at
+    least :data:`MIN_CANDIDATE_PROBABILITY`) are each refined by forward fitting
+    (:func:`wideshot.fit`, "hybrid") and the family whose fit explains the image best wins. An
+    answer whose misfit exceeds the threshold is *flagged*: no family the network knows
+    explains the image (another shape, two particles, no particle, a broken frame) and the
+    answer should not be trusted.
 
     Parameters
     ----------
@@ -77,19 +85,29 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     conditions : Conditions, optional
         Wavelength, material and radius range of the re-simulations. Default: those the model
         was trained under (its card or training data; SPEC's for a bare network).
+    candidates : int
+        Most families refined per image with ``refine``.
 
     Returns
     -------
     dict
+        ``shape`` : list of B str — the shape family (the network's most probable one, or the
+        refinement's winner);
+        ``shape_probability`` : ndarray (B,) — the network's probability of that family;
+        ``shape_parameter`` : ndarray (B,) — its shape parameter (NaN for families without);
+        ``shapes``, ``probabilities`` : the network's families (F) and their probabilities
+        (B, F);
         ``radius_nm`` : ndarray (B,) float64 — circumradius in nm;
         ``quaternion`` : ndarray (B, 4) float64 — orientation (w, x, y, z), scalar first,
-        canonical (in the fundamental domain of the icosahedral group);
+        canonical under the family's rotation group ((1, 0, 0, 0) for a sphere);
         ``misfit`` : ndarray (B,) — 0 (perfect) to 1 (nothing explained); NaN without
         ``check``;
         ``flagged`` : ndarray (B,) bool — misfit above ``max_misfit``;
         ``max_misfit`` : float or None — the threshold used (None without ``check``);
-        ``refined`` : bool; with ``refine`` also ``network_radius_nm``, ``network_quaternion``
-        and ``n_simulations`` (B,);
+        ``refined`` : bool; with ``refine`` also the network's own answer
+        (``network_shape``, ``network_radius_nm``, ``network_quaternion``,
+        ``network_shape_parameter``), ``candidate_misfits`` (per image a dict family → misfit
+        of its refined answer) and ``n_simulations`` (B,);
         ``model`` : str — the shipped name, run folder or network class used.
 
     Raises
@@ -111,6 +129,8 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     if images.ndim not in (2, 3) or tuple(images.shape[-2:]) != (size, size):
         raise ValueError(f"images must be shaped ({size}, {size}) or (B, {size}, {size}), got "
                          f"{tuple(images.shape)}")
+    if candidates < 1:
+        raise ValueError(f"candidates must be at least 1, got {candidates}")
     # Checked before a network is loaded: a wrong input fails fast.
     images = check_images(images[None] if images.ndim == 2 else images).numpy()
     valid = check_valid(valid, images.shape)
@@ -119,23 +139,82 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     simulation_device = resolve_device(device, prefer_cuda=True)
     check = check or refine  # a refined answer comes with its misfit
     name = description.get("shipped") or description.get("run") or description["name"]
+    labels = predict(network, images, device=device, batch_size=batch_size, views=views)
+    result = {**labels.pick(labels.best()), "shapes": list(labels.shapes),
+              "probabilities": labels.probability}
     if refine:
-        result = fit(images, valid=valid, method="hybrid", model=network, seed=seed,
-                     starts=starts, iterations=iterations, device=simulation_device,
-                     views=views, conditions=conditions)
-        for key in ("method", "shape", "shape_parameter"):  # the network's family: icosahedra
-            result.pop(key, None)
+        result.update(_refine_candidates(images, valid, network, labels, candidates,
+                                         simulation_device, conditions, views=views, seed=seed,
+                                         starts=starts, iterations=iterations))
+    elif check:
+        result["misfit"] = answer_misfit(images, valid, result["radius_nm"],
+                                         result["quaternion"], shape=result["shape"],
+                                         shape_parameter=result["shape_parameter"],
+                                         device=simulation_device, config=conditions.config,
+                                         material=conditions.material)
     else:
-        quaternion, radius_nm = predict(network, images, device=device, batch_size=batch_size,
-                                        views=views)
-        misfit = (answer_misfit(images, valid, radius_nm, quaternion,
-                                device=simulation_device, config=conditions.config,
-                                material=conditions.material) if check
-                  else np.full(len(images), np.nan))
-        result = {"radius_nm": radius_nm, "quaternion": quaternion, "misfit": misfit}
+        result["misfit"] = np.full(len(images), np.nan)
     threshold = (misfit_threshold(description, refined=refine, override=max_misfit)
                  if check else None)
     result.update(flagged=(result["misfit"] > threshold if threshold is not None
                            else np.zeros(len(images), dtype=bool)),
                   max_misfit=threshold, refined=refine, model=name)
     return result
+
+
+def candidate_families(probability: np.ndarray, candidates: int,
+                       min_probability: float = MIN_CANDIDATE_PROBABILITY) -> list[list[int]]:
+    """Per frame, the families to refine: the most probable one, then the next ones in order
+    of probability (up to ``candidates`` in all) whose probability is at least
+    ``min_probability``.
+
+    Parameters
+    ----------
+    probability : ndarray (B, F)
+        Family probabilities of the network.
+
+    Returns
+    -------
+    list of list of int
+        Family indices per frame, most probable first.
+    """
+    order = np.argsort(-probability, axis=1, kind="stable")
+    chosen = []
+    for row, ranked in zip(probability, order, strict=True):
+        picked = [int(ranked[0])] + [int(index) for index in ranked[1:candidates]
+                                     if row[index] >= min_probability]
+        chosen.append(picked)
+    return chosen
+
+
+def _refine_candidates(images, valid, network, labels, candidates: int, device, conditions,
+                       **fit_options) -> dict:
+    """Hybrid fits of each frame's candidate families; per frame the family with the lowest
+    misfit wins. Returns the winners' labels, misfit and simulations, and the network's."""
+    n = len(images)
+    chosen = candidate_families(labels.probability, candidates)
+    best = labels.pick(labels.best())
+    won = {"radius_nm": np.zeros(n), "quaternion": np.zeros((n, 4)), "misfit": np.full(n, np.inf),
+           "shape_parameter": np.full(n, np.nan), "shape": [""] * n,
+           "shape_probability": np.zeros(n), "n_simulations": np.zeros(n, dtype=int),
+           "candidate_misfits": [{} for _ in range(n)]}
+    for index, family in enumerate(labels.shapes):
+        rows = np.array([row for row in range(n) if index in chosen[row]], dtype=int)
+        if len(rows) == 0:
+            continue
+        fitted = fit(images[rows], valid=valid[rows], method="hybrid", model=network,
+                     device=device, conditions=conditions, shape=family, **fit_options)
+        for position, row in enumerate(rows):
+            misfit = float(fitted["misfit"][position])
+            won["candidate_misfits"][row][family] = misfit
+            won["n_simulations"][row] += int(fitted["n_simulations"][position])
+            if misfit < won["misfit"][row]:
+                won["misfit"][row] = misfit
+                won["shape"][row] = family
+                won["shape_probability"][row] = labels.probability[row, index]
+                won["radius_nm"][row] = fitted["radius_nm"][position]
+                won["quaternion"][row] = fitted["quaternion"][position]
+                won["shape_parameter"][row] = fitted["shape_parameter"][position]
+    return {**won, "network_shape": best["shape"], "network_radius_nm": best["radius_nm"],
+            "network_quaternion": best["quaternion"],
+            "network_shape_parameter": best["shape_parameter"]}

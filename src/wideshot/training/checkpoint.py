@@ -46,7 +46,8 @@ METRICS_JSON = "metrics.json"
 METRIC_COLUMNS = (
     "epoch", "lr", "train_loss", "val_loss", "val_median_mean_error_percent",
     "val_median_max_error_percent", "val_median_misorientation_deg",
-    "val_median_radius_error_nm", "train_images_per_s", "epoch_time_s",
+    "val_median_radius_error_nm", "val_family_error_percent",
+    "val_selection_percent", "train_images_per_s", "epoch_time_s",
 )
 
 

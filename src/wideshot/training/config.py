@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from wideshot.data.augment import make_augmentation
-from wideshot.models import LOSSES, MODELS
+from wideshot.models import LOSSES, MODELS, available_models
 
 #: Learning-rate schedules, stepped once per optimiser step (see :func:`make_scheduler`).
 SCHEDULES = ("cosine", "onecycle")
@@ -80,8 +80,14 @@ class TrainingConfig:
         One of :data:`SELECTION_MEASURES`: the validation measure whose lowest value picks
         ``best.pt`` — the median of the paper's mean relative error, or the validation loss.
     init_from : str, optional
-        Run folder whose ``best.pt`` weights start this run (fine-tuning with a fresh optimiser
-        and schedule); its network must have the same architecture. Default: random weights.
+        Run folder whose ``best.pt`` weights start this run, or the name of a shipped model
+        (fine-tuning with a fresh optimiser and schedule). Its network must have the same
+        backbone; the output layer may know other shape families: rows that mean the same
+        target are copied (:meth:`~wideshot.models.layout.TargetLayout.rows_from`), the rest
+        start fresh. Default: random weights.
+    classification_weight : float
+        Weight of the cross-entropy of the family logits against the regression of the true
+        family's targets (networks of more than one family; :meth:`TargetLayout.loss`).
 
     Notes
     -----
@@ -104,10 +110,12 @@ class TrainingConfig:
     limit: int | None = None
     select_by: str = "mean-error"
     init_from: str | None = None
+    classification_weight: float = 0.1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "train", str(Path(self.train).resolve()))
-        if self.init_from is not None:
+        if self.init_from is not None and (Path(self.init_from).exists()
+                                           or self.init_from not in available_models()):
             object.__setattr__(self, "init_from", str(Path(self.init_from).resolve()))
         if self.val is not None:
             object.__setattr__(self, "val", str(Path(self.val).resolve()))
@@ -135,7 +143,7 @@ class TrainingConfig:
             lowest = 0 if name == "seed" else 1
             if isinstance(value, bool) or not isinstance(value, int) or value < lowest:
                 raise ValueError(f"{name} must be an integer >= {lowest}, got {value!r}")
-        for name in ("lr", "weight_decay", "grad_clip"):
+        for name in ("lr", "weight_decay", "grad_clip", "classification_weight"):
             value = getattr(self, name)
             if not math.isfinite(value) or value < 0 or (name == "lr" and value == 0):
                 raise ValueError(f"{name} must be a finite number "

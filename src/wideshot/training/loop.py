@@ -45,10 +45,18 @@ from tqdm import tqdm
 
 from wideshot.data.augment import Augmentation, make_augmentation
 from wideshot.data.dataset import DiffractionDataset
-from wideshot.data.hdf5 import QUATERNION, RADIUS, SPLIT, read_attributes
-from wideshot.models.metrics import error_table
-from wideshot.models import NUM_TARGETS, labels_to_targets, make_loss, targets_to_labels
-from wideshot.models.inference import memory_format
+from wideshot.data.hdf5 import (
+    QUATERNION,
+    RADIUS,
+    SHAPE,
+    SHAPE_PARAMETER,
+    SPLIT,
+    read_attributes,
+)
+from wideshot.models import load_shipped_model, make_loss
+from wideshot.models.inference import layout_of, memory_format
+from wideshot.models.layout import TargetLayout, layout_for
+from wideshot.models.metrics import family_error_tables
 from wideshot.training import distributed
 from wideshot.training.checkpoint import (
     BEST_CHECKPOINT,
@@ -72,7 +80,7 @@ WARMUP_FRACTION = 0.05
 MAX_DEFAULT_WORKERS = 8
 
 #: Metric that each ``select_by`` choice minimises.
-_SELECTION_COLUMNS = {"mean-error": "val_median_mean_error_percent", "loss": "val_loss"}
+_SELECTION_COLUMNS = {"mean-error": "val_selection_percent", "loss": "val_loss"}
 
 # Independent random streams under one seed.
 _AUGMENTATION_STREAM = 1
@@ -143,8 +151,9 @@ def open_datasets(config: TrainingConfig) -> tuple[Dataset, Dataset]:
                          "validation set with --val, or generate the training set with "
                          "--validation-fraction")
     sets = []
+    shapes = layout_for(config.model_options.get("shapes")).shapes
     for name, dataset in (("training", train_set), ("validation", val_set)):
-        dataset.require_icosahedra()
+        dataset.require_shapes(shapes)
         if config.limit is not None and config.limit < len(dataset):
             dataset = Subset(dataset, range(config.limit))
         if len(dataset) == 0:
@@ -171,6 +180,46 @@ def _check_run_folder(run_dir: Path, config: TrainingConfig, resume: bool) -> No
                          "it): " + "; ".join(differences))
 
 
+def _label_tensors(labels: dict, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """(shape codes, quaternion, radius_nm, shape_parameter) of a batch, on ``device``."""
+    return tuple(labels[name].to(device, non_blocking=True)
+                 for name in (SHAPE, QUATERNION, RADIUS, SHAPE_PARAMETER))
+
+
+def make_training_loss(config: TrainingConfig, layout: TargetLayout):
+    """``loss(outputs, family, targets, mask)`` of a configuration (see
+    :meth:`TargetLayout.loss`); ValueError for the symmetric loss with more than the
+    icosahedron."""
+    if config.loss == "symmetric":
+        if layout.shapes != ("icosahedron",):
+            raise ValueError("the symmetric loss is defined for icosahedron-only networks; use "
+                             "--loss mse with --shapes")
+        symmetric = make_loss("symmetric")
+        return lambda outputs, family, targets, mask: symmetric(outputs, targets)
+    make_loss(config.loss)  # ValueError for an unknown name
+    return lambda outputs, family, targets, mask: layout.loss(
+        outputs, family, targets, mask, config.classification_weight)
+
+
+def validation_summary(tables: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
+    """Medians of the paper's error measures over all samples (each judged in its true
+    family), the share of families named wrong (0 for a network of one family), and their
+    sum, which ``select_by="mean-error"`` minimises (percent)."""
+    def median(key: str) -> float:
+        values = np.concatenate([table[key] for table in tables.values()])
+        values = values[np.isfinite(values)]
+        return float(np.median(values)) if len(values) else math.nan
+
+    wrong = np.concatenate([~table["correct"] for table in tables.values()])
+    mean_error, family_error = 100.0 * median("mean"), 100.0 * float(wrong.mean())
+    return {"val_selection_percent": mean_error + family_error,
+            "val_median_mean_error_percent": mean_error,
+            "val_median_max_error_percent": 100.0 * median("max"),
+            "val_median_misorientation_deg": median("misorientation_deg"),
+            "val_median_radius_error_nm": median("radius_error_nm"),
+            "val_family_error_percent": family_error}
+
+
 def _validate(model: nn.Module, loader: DataLoader, loss_fn, group: distributed.ProcessGroup
               ) -> dict[str, float]:
     """Validation loss and medians of the paper's error measures over the whole validation set.
@@ -179,30 +228,31 @@ def _validate(model: nn.Module, loader: DataLoader, loss_fn, group: distributed.
     returns the same numbers.
     """
     model.eval()
-    layout = memory_format(model, group.device)
-    outputs, true_quaternion, true_radius_nm = [], [], []
+    layout = layout_of(model)
+    device = group.device
+    layout_format = memory_format(model, device)
+    outputs, labels = [], []
     with torch.inference_mode():
         for images, batch_labels in loader:
-            images = images.to(group.device, non_blocking=True).contiguous(memory_format=layout)
+            images = images.to(device, non_blocking=True).contiguous(memory_format=layout_format)
             outputs.append(model(images).float().cpu())
-            true_quaternion.append(batch_labels[QUATERNION])
-            true_radius_nm.append(batch_labels[RADIUS])
+            labels.append(_label_tensors(batch_labels, torch.device("cpu")))
     model.train()
-    shares = group.gather((torch.cat(outputs) if outputs else torch.empty(0, NUM_TARGETS),
-                           torch.cat(true_quaternion) if outputs else torch.empty(0, 4),
-                           torch.cat(true_radius_nm) if outputs else torch.empty(0)))
-    outputs, true_quaternion, true_radius_nm = (
-        torch.cat([share[part] for share in shares]).double() for part in range(3))
-    targets = labels_to_targets(true_quaternion, true_radius_nm)
-    quaternion, radius_nm = targets_to_labels(outputs)
-    errors = error_table(quaternion, radius_nm, true_quaternion, true_radius_nm)
-    return {
-        "val_loss": float(loss_fn(outputs, targets)),
-        "val_median_mean_error_percent": 100.0 * float(np.median(errors["mean"])),
-        "val_median_max_error_percent": 100.0 * float(np.median(errors["max"])),
-        "val_median_misorientation_deg": float(np.median(errors["misorientation_deg"])),
-        "val_median_radius_error_nm": float(np.median(errors["radius_error_nm"])),
-    }
+    empty = (torch.empty(0, dtype=torch.int64), torch.empty(0, 4), torch.empty(0),
+             torch.empty(0))
+    parts = [torch.cat(outputs) if outputs else torch.empty(0, layout.num_outputs)] + [
+        torch.cat([batch[part] for batch in labels]) if labels else empty[part]
+        for part in range(4)]
+    shares = group.gather(tuple(parts))
+    outputs, codes, quaternion, radius_nm, parameter = (
+        torch.cat([share[part] for share in shares]) for part in range(5))
+    outputs = outputs.double()
+    family, targets, mask = layout.encode(codes, quaternion.double(), radius_nm.double(),
+                                          parameter.double())
+    tables = family_error_tables(layout.decode(outputs.numpy()), codes.numpy(), quaternion,
+                                 radius_nm, parameter, layout.radius_range_nm)
+    return {"val_loss": float(loss_fn(outputs, family, targets, mask)),
+            **validation_summary(tables)}
 
 
 def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer,
@@ -213,6 +263,7 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     device = group.device
     on_cuda = device.type == "cuda"
     layout = memory_format(model, device)
+    target_layout = layout_of(model)
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     n_images = 0
     for step, (images, labels) in enumerate(loader):
@@ -220,11 +271,12 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
         if augmentation is not None:
             images = augmentation(images[:, 0], generator)[:, None]
         images = images.contiguous(memory_format=layout)
-        targets = labels_to_targets(labels[QUATERNION].to(device, non_blocking=True),
-                                    labels[RADIUS].to(device, non_blocking=True))
+        codes, quaternion, radius_nm, parameter = _label_tensors(labels, device)
+        family, targets, mask = target_layout.encode(codes, quaternion.float(),
+                                                     radius_nm.float(), parameter.float())
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=on_cuda):
             outputs = model(images)
-        loss = loss_fn(outputs.float(), targets)
+        loss = loss_fn(outputs.float(), family, targets, mask)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip > 0:
@@ -244,7 +296,8 @@ def _epoch_summary(row: dict, epochs: int, is_best: bool) -> str:
             f"val loss {row['val_loss']:.4g}, median mean error "
             f"{row['val_median_mean_error_percent']:.2f} %, misorientation "
             f"{row['val_median_misorientation_deg']:.2f} deg, radius error "
-            f"{row['val_median_radius_error_nm']:.2f} nm, "
+            f"{row['val_median_radius_error_nm']:.2f} nm, family wrong "
+            f"{row['val_family_error_percent']:.2f} %, "
             f"{row['train_images_per_s']:.0f} img/s" + (" (best)" if is_best else ""))
 
 
@@ -302,17 +355,32 @@ def train(config: TrainingConfig, run_dir: str | Path, *, resume: bool = False,
         distributed.teardown(group)
 
 
-def _initial_weights(config: TrainingConfig) -> dict:
-    """State dict of ``config.init_from``'s best epoch; ValueError if its network differs."""
-    weights = load_checkpoint(Path(config.init_from) / BEST_CHECKPOINT)["model"]
-    expected = build_model(config).state_dict()
-    mismatched = sorted(set(weights) ^ set(expected)) + sorted(
-        name for name in set(weights) & set(expected)
+def _initial_weights(config: TrainingConfig, model: nn.Module) -> dict:
+    """State dict that starts ``model`` from ``config.init_from`` (a run's best epoch or a
+    shipped model): the backbone as it is, the output rows that mean the same targets copied
+    (:meth:`TargetLayout.rows_from`), the other rows as ``model`` has them. ValueError if the
+    backbones differ."""
+    if Path(config.init_from).is_dir():
+        weights = load_checkpoint(Path(config.init_from) / BEST_CHECKPOINT)["model"]
+        source_layout = layout_for(read_config(config.init_from).model_options.get("shapes"))
+    else:
+        network, card = load_shipped_model(config.init_from)
+        weights = network.state_dict()
+        source_layout = layout_for(card["architecture"].get("options", {}).get("shapes"))
+    expected = model.state_dict()
+    head = {"fc.weight", "fc.bias"}
+    mismatched = sorted((set(weights) ^ set(expected)) - head) + sorted(
+        name for name in (set(weights) & set(expected)) - head
         if weights[name].shape != expected[name].shape)
     if mismatched:
         raise ValueError(f"--init-from {config.init_from}: its network is not {config.model} "
                          f"{config.model_options} (differs in {mismatched[:3]})")
-    return weights
+    started = dict(weights)
+    for name in head:
+        started[name] = expected[name].clone()
+        for row, source_row in layout_of(model).rows_from(source_layout):
+            started[name][row] = weights[name][source_row]
+    return started
 
 
 def _train(config: TrainingConfig, run_dir: Path, resume: bool,
@@ -343,14 +411,14 @@ def _train(config: TrainingConfig, run_dir: Path, resume: bool,
 
     model = build_model(config).to(group.device)
     if config.init_from is not None and not resume:
-        model.load_state_dict(_initial_weights(config))
+        model.load_state_dict(_initial_weights(config, model))
     model = model.to(memory_format=memory_format(model, group.device))
     network = (DistributedDataParallel(model, device_ids=[group.device] if on_cuda else None)
                if group.is_distributed else model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay)
     scheduler = make_scheduler(optimizer, config.schedule, config.epochs * len(train_loader))
-    loss_fn = make_loss(config.loss)
+    loss_fn = make_training_loss(config, layout_of(model))
     augmentation = (None if config.augment == NO_AUGMENTATION
                     else make_augmentation(config.augment))
     select_column = _SELECTION_COLUMNS[config.select_by]
