@@ -3,11 +3,12 @@
     python benchmarks/calibrate_quality.py [--model default] [--network-images 200] \
         [--refined-images 30] [--negatives 30] [--refined-negatives 5] [--write-card]
 
-In-distribution: simulated icosahedra with the "experiment" detector defects
-(wideshot.reconstruction.quality.in_distribution_examples). The threshold is the 99th percentile
-of their misfit, for the network's answers and for refined (hybrid) answers. Out of
-distribution: other solids, two icosahedra in one shot, empty frames, with the same defects;
-reported is the share of them each threshold flags. --write-card stores the thresholds in the
+In-distribution: simulated particles of the families the model knows (in equal parts) with the
+"experiment" detector defects (wideshot.reconstruction.quality.in_distribution_examples). The
+threshold is the 99th percentile of their misfit, for the network's answers and for refined
+(hybrid) answers. Out of distribution: the families the model does not know, two icosahedra in
+one shot, empty frames, with the same defects; reported is the share of them each threshold
+flags. --write-card stores the thresholds in the
 shipped model's card ("quality"), where wideshot.reconstruct finds them.
 """
 from __future__ import annotations
@@ -55,9 +56,13 @@ def main() -> None:
         out_of_distribution_examples,
     )
 
+    from wideshot.models.inference import layout_of
+    from wideshot.training.lookup import load_model
+
     started = time.perf_counter()
-    report = {"model": args.model, "seed": CALIBRATION_SEED}
-    positives = in_distribution_examples(args.network_images, CALIBRATION_SEED)
+    shapes = layout_of(load_model(args.model)[0]).shapes
+    report = {"model": args.model, "seed": CALIBRATION_SEED, "shapes": list(shapes)}
+    positives = in_distribution_examples(args.network_images, CALIBRATION_SEED, shapes=shapes)
     for kind, count, refine in (("network", args.network_images, False),
                                 ("refined", args.refined_images, True)):
         misfit = _misfits(positives["images"][:count], positives["valid"][:count], args.model,
@@ -66,7 +71,7 @@ def main() -> None:
         report[kind]["flagged_share"] = {}
         threshold = report[kind]["max_misfit"]
         negative_count = args.negatives if not refine else args.refined_negatives
-        for negative in OUT_OF_DISTRIBUTION:
+        for negative in (kind for kind in OUT_OF_DISTRIBUTION if kind not in shapes):
             examples = out_of_distribution_examples(negative, negative_count, CALIBRATION_SEED)
             values = _misfits(examples["images"], examples["valid"], args.model, refine)
             report[kind]["flagged_share"][negative] = float(np.mean(values > threshold))

@@ -11,13 +11,12 @@ only. The icosahedron has no parameter: it is shown in that same orientation and
 mirror lines, no Friedel symmetry under absorption). The sphere has neither parameter nor
 orientation: it is shown at three radii.
 
-Solids are drawn as :mod:`wideshot.evaluation.particle_figures` draws the paper's Figure 5:
-orthographic projection onto the detector plane with x to the right and **y downwards**, so that
-z (the beam) points into the page and the solid sits in the frame of the pattern panels
-(:func:`~wideshot.evaluation.figures.draw_pattern`, k_y downwards) — facets and the streaks they
-cast appear at matching angles. The viewer stands on the source side: the faces drawn are those
-the beam enters through (n_z < 0), shaded by the same light as Figure 5; lines are the solid's
-true edges (the triangulation of polygonal facets is hidden).
+Solids are drawn by :func:`wideshot.evaluation.particle_figures.draw_particle`, as in the paper's
+Figure 5: orthographic projection onto the detector plane with x to the right and **y
+downwards**, so that z (the beam) points into the page and the solid sits in the frame of the
+pattern panels (:func:`~wideshot.evaluation.figures.draw_pattern`, k_y downwards) — facets and
+the streaks they cast appear at matching angles. The viewer stands on the source side: the
+facets drawn are those the beam enters through (n_z < 0), Lambert-shaded.
 """
 from __future__ import annotations
 
@@ -29,23 +28,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.collections import LineCollection, PolyCollection  # noqa: E402
-from matplotlib.colors import to_rgb  # noqa: E402
-from matplotlib.patches import Circle  # noqa: E402
 
 import wideshot  # noqa: E402
 from wideshot.evaluation.figures import draw_pattern  # noqa: E402
-from wideshot.evaluation.particle_figures import (  # noqa: E402
-    PARTICLE_EXTENT_NM,
-    _AMBIENT,
-    _DIFFUSE,
-    _LIGHT_DIRECTION,
-)
+from wideshot.evaluation.particle_figures import draw_particle  # noqa: E402
 from wideshot.geometry import (  # noqa: E402
     SHAPE_FAMILIES,
-    ConvexPolyhedron,
     normalize_quaternion,
-    quaternion_to_matrix,
     rotation_vector_to_quaternion,
 )
 
@@ -57,12 +46,6 @@ GENERIC_QUATERNION = normalize_quaternion(np.array([0.95, 0.1, 0.2, 0.2]))
 
 #: Circumradius of every particle that does not say otherwise (nm).
 RADIUS_NM = 100.0
-
-#: Colour of a face lit head-on (as Figure 5's particles).
-SOLID_COLOUR = "#b8bec9"
-
-#: Normals closer than this (1 − cos of the angle between them) belong to one facet.
-_COPLANAR = 1e-9
 
 
 def _axis_along_beam(axis) -> np.ndarray:
@@ -106,62 +89,6 @@ def panels() -> list[list[dict]]:
     ]
 
 
-def draw_polyhedron(axes, solid: ConvexPolyhedron, radius_nm: float, quaternion) -> None:
-    """The faces of a unit-circumradius polyhedron, scaled to R and rotated by q, that face the
-    source (n_z < 0), Lambert-shaded; then its true edges, where two facets of different
-    normals meet and at least one of them is in view."""
-    rotation = quaternion_to_matrix(np.asarray(quaternion, dtype=np.float64))
-    corners = (radius_nm * solid.vertices @ rotation.T)[solid.faces]
-    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
-    facing = normals[:, 2] < -1e-9
-    lambert = np.clip(normals[facing] @ _LIGHT_DIRECTION, 0.0, None)
-    shades = np.clip((_AMBIENT + _DIFFUSE * lambert)[:, None] * to_rgb(SOLID_COLOUR), 0, 1)
-    # Edge colour = face colour closes the hairline seams between triangles of one facet.
-    axes.add_collection(PolyCollection(corners[facing, :, :2], facecolors=shades,
-                                       edgecolors=shades, linewidths=0.3))
-    neighbours: dict[tuple[int, int], list[int]] = {}
-    for index, face in enumerate(solid.faces):
-        for a, b in ((face[0], face[1]), (face[1], face[2]), (face[2], face[0])):
-            neighbours.setdefault((min(a, b), max(a, b)), []).append(index)
-    vertices = radius_nm * solid.vertices @ rotation.T
-    edges = [vertices[list(edge), :2] for edge, (f, g) in neighbours.items()
-             if (facing[f] or facing[g]) and normals[f] @ normals[g] < 1 - _COPLANAR]
-    axes.add_collection(LineCollection(edges, colors="0.15", linewidths=0.7))
-
-
-def draw_ball(axes, radius_nm: float, extent_nm: float, pixels: int = 240) -> None:
-    """A ball of radius R seen along the beam, shaded by the same light as the polyhedra."""
-    grid = np.linspace(-extent_nm, extent_nm, pixels)
-    x, y = np.meshgrid(grid, grid)  # row index grows with y: drawn downwards with the axes
-    inside = x**2 + y**2 < radius_nm**2
-    depth = -np.sqrt(np.clip(radius_nm**2 - x**2 - y**2, 0, None))  # n_z < 0: facing the source
-    normals = np.stack([x, y, depth], axis=-1) / radius_nm
-    lambert = np.clip(normals @ _LIGHT_DIRECTION, 0.0, None)
-    rgba = np.zeros(x.shape + (4,))
-    rgba[..., :3] = np.clip((_AMBIENT + _DIFFUSE * lambert)[..., None] * to_rgb(SOLID_COLOUR), 0, 1)
-    rgba[..., 3] = inside
-    axes.imshow(rgba, extent=(-extent_nm, extent_nm, extent_nm, -extent_nm),
-                interpolation="bilinear")
-    axes.add_patch(Circle((0, 0), radius_nm, fill=False, edgecolor="0.15", linewidth=0.7))
-
-
-def draw_solid(axes, shape: str, parameter: float, radius_nm: float, quaternion,
-               extent_nm: float = PARTICLE_EXTENT_NM) -> None:
-    """One family's solid seen along the beam, x right, y down, on ±extent_nm."""
-    family = SHAPE_FAMILIES[shape]
-    solid = family.solid(parameter if family.has_parameter else None)
-    if isinstance(solid, ConvexPolyhedron):
-        draw_polyhedron(axes, solid, radius_nm, quaternion)
-    else:
-        draw_ball(axes, radius_nm * solid.circumradius, extent_nm)
-    axes.set_aspect("equal")
-    axes.set_xlim(-extent_nm, extent_nm)
-    axes.set_ylim(extent_nm, -extent_nm)  # y downwards, as in draw_pattern
-    axes.set_xticks([-100, 0, 100])
-    axes.set_yticks([-100, 0, 100])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -185,8 +112,8 @@ def main() -> None:
     for row_index, row in enumerate(rows):
         for pair, panel in enumerate(row):
             solid_axes, pattern_axes = axes[row_index, 2 * pair], axes[row_index, 2 * pair + 1]
-            draw_solid(solid_axes, panel["shape"], panel["parameter"], panel["radius_nm"],
-                       panel["quaternion"])
+            draw_particle(solid_axes, panel["radius_nm"], panel["quaternion"],
+                          shape=panel["shape"], shape_parameter=panel["parameter"])
             artist = draw_pattern(pattern_axes, images[row_index * len(row) + pair])
             # One title for the pair, centred over both panels.
             solid_axes.set_title(panel["title"], fontsize=8.5, x=1.0 + 0.04, ha="center")

@@ -238,8 +238,8 @@ def test_answer_misfit_knows_the_family():
 
 
 def test_fits_of_other_families_refuse_what_they_cannot_do(pattern):
-    with pytest.raises(ValueError, match="knows icosahedra only"):
-        fit(pattern, method="hybrid", shape="decahedron")
+    with pytest.raises(ValueError, match="knows icosahedron, not decahedron"):
+        fit(pattern, method="hybrid", shape="decahedron", model="icosahedron")
     with pytest.raises(ValueError, match="unknown shape family 'cube'"):
         fit(pattern, method="mcs", shape="cube")
     with pytest.raises(ValueError, match="no shape parameter"):

@@ -358,7 +358,8 @@ class _FakeFit:
         result = {"radius_nm": np.full(count, 50.0),
                   "quaternion": np.tile([1.0, 0.0, 0.0, 0.0], (count, 1)),
                   "misfit": np.full(count, 0.1), "n_simulations": np.ones(count, int),
-                  "method": options["method"]}
+                  "method": options["method"], "shape": options.get("shape", "icosahedron"),
+                  "shape_parameter": np.full(count, np.nan)}
         if options["method"] == "hybrid":
             result.update(network_radius_nm=result["radius_nm"],
                           network_quaternion=result["quaternion"])
@@ -374,9 +375,10 @@ def test_fit_command_passes_the_budget(method, images, tmp_path, monkeypatch):
     assert main(["fit", str(tmp_path / "image.npy"), "--out", str(tmp_path / "fit"),
                  "--method", method, "--starts", "3", "--iterations", "7", "--seed", "5",
                  "--panels", "0", "--quiet"]) == 0
-    [call] = fake.calls
-    assert call["method"] == method and call["seed"] == 5
-    assert (call.get("starts"), call.get("iterations")) == (3, 7)
+    assert fake.calls  # the hybrid: one fit per candidate family
+    for call in fake.calls:
+        assert call["method"] == method and call["seed"] == 5
+        assert (call.get("starts"), call.get("iterations")) == (3, 7)
 
 
 def test_fit_command_mcs_needs_no_network(images, tmp_path):
@@ -442,23 +444,32 @@ def test_demo_command_and_its_rows(tmp_path, capsys, monkeypatch):
     [(args, options, rows)] = runs
     assert args == (out,) and options["n_simulated"] == 1 and options["refine"] is False
 
-    assert [row["image"] for row in rows] == ["barke5", "barke6", "simulated-0"]
+    barke = [f"barke{number}" for number in range(1, 9)]
+    assert [row["image"] for row in rows] == barke + ["simulated-0"]
     for name in ("demo_experimental.png", "demo_simulated.png", "demo.json"):
         assert (out / name).stat().st_size > 0
-    for row in rows[:2]:
+    labelled = ["decahedron"] * 2 + ["octahedral"] * 2 + ["icosahedron"] * 2 + [
+        "twinned-tetrahedron"] * 2
+    assert [row["expected_shape"] for row in rows[:8]] == labelled
+    for row in rows[:8]:
         assert row["truth_radius_nm"] is None and row["error_deg"] is None
-    simulated = rows[2]
+    simulated = rows[8]
     assert 20 < simulated["truth_radius_nm"] < 200
-    assert 0 <= simulated["error_deg"] <= 90
     assert simulated["error_deg"] == simulated["network_error_deg"]  # nothing refined
+    if simulated["match"] and simulated["shape"] != "sphere":
+        assert 0 <= simulated["error_deg"] <= 90
     for row in rows:
         assert 20 < row["radius_nm"] < 200 and 0 <= row["misfit"] <= 1
         assert row["status"] in ("ok", "flagged")
+        assert row["match"] == (row["shape"] == row["expected_shape"])
+        assert 0 <= row["shape_probability"] <= 1
     saved = json.loads((out / "demo.json").read_text())
     assert saved["refined"] is False and saved["rows"] == rows
+    assert saved["barke_family_matches"] == sum(row["match"] for row in rows[:8])
     table = format_table(rows)
-    assert "barke5" in table and "barke6" in table and "simulated-0" in table
-    assert len(table.splitlines()) == 2 + len(rows)
+    assert "barke1" in table and "barke8" in table and "simulated-0" in table
+    assert f"as labelled in {saved['barke_family_matches']} of 8" in table
+    assert len(table.splitlines()) == 3 + len(rows)  # two header lines, the match count
     printed = capsys.readouterr().out
     assert table in printed and f"figures and demo.json in {out}/" in printed
 

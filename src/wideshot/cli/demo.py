@@ -5,15 +5,17 @@ import argparse
 import time
 from pathlib import Path
 
-HELP = """Reconstruct the two experimental icosahedra of Barke et al. 2015 (Nat. Commun. 6, 6187,
-CC-BY 4.0; the paper's Figure 5) and a few freshly simulated patterns with experiment-like
-detector defects and known truth, with the shipped network refined by forward fitting. Prints a
-table (truth, network and refined answers, misfit, status) and writes into --out:
-demo_experimental.png and demo_simulated.png (image | particle seen along the beam |
-re-simulated pattern) and demo.json."""
+HELP = """Reconstruct the eight experimental frames of Barke et al. 2015 (Nat. Commun. 6, 6187,
+CC-BY 4.0: two icosahedra — the paper's Figure 5 — two decahedra, two truncated octahedra, two
+truncated twinned tetrahedra) and a few freshly simulated patterns with experiment-like detector
+defects and known truth, with the shipped network (shape family, size, orientation, shape
+parameter) refined by forward fitting of its most probable families. Prints a table (family
+expected and found, network and refined radius, misfit, status; how many Barke frames got
+Barke et al.'s family) and writes into --out: demo_experimental.png and demo_simulated.png
+(image | particle seen along the beam | re-simulated pattern) and demo.json."""
 
 #: One line for `wideshot --help`.
-SUMMARY = "reconstruct the paper's experimental icosahedra and simulated examples"
+SUMMARY = "reconstruct the eight Barke et al. frames and simulated examples"
 
 
 def add_parser(subparsers) -> None:

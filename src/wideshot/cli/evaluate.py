@@ -9,10 +9,16 @@ the paper's error measures: per image the mean and max relative error of (w, x, 
 each |predicted - true| divided by its span (R: 130 nm; quaternion components: their span on
 the fundamental domain) — the misorientation (deg) and the radius error (nm).
 
+A network that names the shape family (wideshot train --shapes ...) is judged on its answer for
+each image's true family, per family too (with the shape-parameter error, % of its range), and
+on the family it names: accuracy, confusion matrix and the calibration of its probabilities
+(expected calibration error, 15 bins). Every family of the test set must be one it knows.
+
 Writes into --out: summary.json (n images, model, data, augmentation; median, p90, p99 and mean
-of each measure), predictions.csv (one row per image), relative_errors.png (histograms of mean
-and max relative error, the paper's Figure 4a), misorientation.png, radius_error.png and
-errors_vs_radius.png.
+of each measure, over all images and per family; the classification), predictions.csv (one row
+per image), relative_errors.png (histograms of mean and max relative error, the paper's Figure
+4a), misorientation.png, radius_error.png and errors_vs_radius.png; for a network of several
+families also confusion_matrix.png, reliability.png and family_errors.png.
 
 --model takes the name of a model shipped with wideshot ("default"; looked up first) or the run
 folder of `wideshot train` (with --checkpoint best or last).
@@ -75,11 +81,43 @@ def run(args: argparse.Namespace) -> int:
     summary = evaluate(model, args.data, out, augmentation=args.augment, seed=args.seed,
                        device=device, batch_size=args.batch_size, views=args.views,
                        model_description=description, progress=not args.quiet)
-    measures = summary["measures"]
-    print(f"{summary['n_images']} images: median mean error "
-          f"{measures['mean_error_percent']['median']:.2f} %, median max error "
-          f"{measures['max_error_percent']['median']:.2f} %, median misorientation "
-          f"{measures['misorientation_deg']['median']:.2f} deg, median radius error "
-          f"{measures['radius_error_nm']['median']:.2f} nm")
+    print(overall_line(summary))
+    if summary["classification"] is not None:
+        classification = summary["classification"]
+        print(f"family accuracy {100 * classification['accuracy']:.1f} %, expected "
+              f"calibration error {classification['expected_calibration_error']:.3f}")
+        print("\n".join(family_table(summary["families"])))
     print(f"wrote {out}")
     return 0
+
+
+def _median(measures: dict, name: str, unit: str) -> str:
+    """'1.23 unit' for the median of a measure, '-' where it is undefined (null) or absent."""
+    statistics = measures.get(name)
+    return "-" if statistics is None else f"{statistics['median']:.2f} {unit}"
+
+
+def overall_line(summary: dict) -> str:
+    """One line of medians over all images of an evaluation summary."""
+    measures = summary["measures"]
+    return (f"{summary['n_images']} images: median mean error "
+            f"{_median(measures, 'mean_error_percent', '%')}, median max error "
+            f"{_median(measures, 'max_error_percent', '%')}, median misorientation "
+            f"{_median(measures, 'misorientation_deg', 'deg')}, median radius error "
+            f"{_median(measures, 'radius_error_nm', 'nm')}")
+
+
+def family_table(families: dict) -> list[str]:
+    """Lines of a table of the summary's families: images, accuracy and median errors."""
+    columns = ("family", "images", "named right", "misorientation", "radius error",
+               "parameter error")
+    lines = [f"{columns[0]:<20} {columns[1]:>6} {columns[2]:>11} {columns[3]:>14} "
+             f"{columns[4]:>12} {columns[5]:>15}"]
+    for name, family in families.items():
+        measures = family["measures"]
+        accuracy = "-" if family["accuracy"] is None else f"{100 * family['accuracy']:.1f} %"
+        lines.append(f"{name:<20} {family['n']:>6} {accuracy:>11} "
+                     f"{_median(measures, 'misorientation_deg', 'deg'):>14} "
+                     f"{_median(measures, 'radius_error_nm', 'nm'):>12} "
+                     f"{_median(measures, 'shape_parameter_error_percent', '%'):>15}")
+    return lines

@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-HELP = """Reconstruct the circumradius and orientation of the particle in every frame of the inputs
+HELP = """Reconstruct the shape family, circumradius, orientation and shape parameter of the particle
+in every frame of the inputs
 (files or folders, searched recursively): PNG, TIFF, NPY (one frame or a stack), HDF5/CXI
 (/entry_N/data_1/data with its mask where present; a wideshot data set's /images; or
 --dataset). Frames on SPEC's 128x128 k-grid are used as they are; flat-detector frames of
@@ -14,14 +15,18 @@ another size are resampled onto it from --geometry. Values: --intensity auto (ui
 Every answer is re-simulated and compared with its frame on the valid pixels: the misfit is the
 fraction of the frame's variance the answer leaves unexplained (0 = perfect). Above the
 threshold calibrated for the model (--max-misfit to override) the frame is "flagged": not
-explained by an icosahedron (another shape, two particles, no particle), so do not trust it.
---no-check skips this re-simulation where only the rate matters (misfit left empty).
---refine improves each answer by forward fitting from the network's answer (hybrid, ~2-5 s
-per frame on a CPU) and uses the threshold for refined answers.
+explained by any shape family the model knows (two particles, no particle, another shape), so
+do not trust it. --no-check skips this re-simulation where only the rate matters (misfit left
+empty). --refine refines the network's answers for its most probable families (the top two
+where the second has at least 1 % probability) by forward fitting (hybrid, ~2-5 s per family
+and frame on a CPU), keeps the family that explains the frame best, and uses the threshold for
+refined answers. The default model names the family (icosahedron, decahedron, octahedral,
+twinned-tetrahedron, sphere); --model icosahedron is the paper's icosahedron-only network.
 
 Writes into --out: reconstruction.csv and reconstruction.json (per frame: source, frame,
-dataset, status ok|flagged|failed, radius_nm, quaternion w,x,y,z (canonical), misfit, reason;
-the JSON also a summary) and panels/ (Figure 5: frame | particle seen along the beam |
+dataset, status ok|flagged|failed, radius_nm, quaternion w,x,y,z (canonical under the family's
+rotation group), misfit, reason, shape, shape_probability (the network's probability of that
+family), shape_parameter (empty for families without one); the JSON also a summary) and panels/ (Figure 5: frame | particle seen along the beam |
 re-simulated pattern, masked like the frame) for the first --panels frames.
 Rows reach the CSV as each batch is done: an interrupted run continues with --resume (an --out
 that already holds results is otherwise refused). Frames that cannot be read (corrupt file,
@@ -30,7 +35,7 @@ are still processed. Exit status 0 when every frame was answered, 1 when some fa
 usage error."""
 
 #: One line for `wideshot --help`.
-SUMMARY = 'size and orientation from detector images (CSV, JSON, Figure-5 panels)'
+SUMMARY = 'shape, size and orientation from detector images (CSV, JSON, Figure-5 panels)'
 
 
 def add_file_options(parser: argparse.ArgumentParser) -> None:
@@ -85,7 +90,9 @@ def add_parser(subparsers) -> None:
                         help="output folder (default ./reconstruction)")
     answering = parser.add_argument_group("answering")
     answering.add_argument("--model", default="default", metavar="NAME|RUN_DIR",
-                           help="shipped model name or run folder (default: default)")
+                           help="shipped model name (default: the shape-classifying default; "
+                                "icosahedron: the paper's icosahedron-only network) or a run "
+                                "folder")
     answering.add_argument("--refine", action="store_true",
                            help="refine each answer by forward fitting (slower, more accurate)")
     answering.add_argument("--no-check", action="store_true",

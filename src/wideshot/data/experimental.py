@@ -28,6 +28,15 @@ from wideshot.config import DEFAULT_CONFIG
 #: The icosahedra among the Barke et al. 2015 images (Figure 5 of Stielow et al. 2020).
 BARKE2015_ICOSAHEDRA = ("barke5", "barke6")
 
+#: The shape family (docs/conventions.md "Shape families") of each polyhedron named in
+#: labels.csv.
+BARKE2015_FAMILIES = {
+    "Icosahedron": "icosahedron",
+    "Decahedron": "decahedron",
+    "Truncated Octahedron": "octahedral",
+    "Truncated Twinned Tetrahedron": "twinned-tetrahedron",
+}
+
 BARKE2015_CITATION = (
     "I. Barke et al., \"The 3D-architecture of individual free silver nanoparticles captured by "
     "X-ray scattering\", Nature Communications 6, 6187 (2015), doi:10.1038/ncomms7187, CC-BY 4.0; "
@@ -129,7 +138,8 @@ def load_barke2015(names: Sequence[str] | None = None) -> dict:
     dict
         ``"names"``: list of str (B); ``"images"``: float32 (B, 128, 128) in [0, 1];
         ``"valid"``: bool (B, 128, 128); ``"shape"``: list of str (B), the polyhedron Barke et al.
-        identified (labels.csv, e.g. "Icosahedron"); ``"citation"``: str, to be credited.
+        identified (labels.csv, e.g. "Icosahedron"); ``"family"``: list of str (B), its shape
+        family (:data:`BARKE2015_FAMILIES`); ``"citation"``: str, to be credited.
 
     Raises
     ------
@@ -158,5 +168,6 @@ def load_barke2015(names: Sequence[str] | None = None) -> dict:
         "images": np.asarray(images, dtype=np.float32).reshape(grid),
         "valid": np.asarray(valid, dtype=bool).reshape(grid),
         "shape": [labels[name] for name in names],
+        "family": [BARKE2015_FAMILIES[labels[name]] for name in names],
         "citation": BARKE2015_CITATION,
     }

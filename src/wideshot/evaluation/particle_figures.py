@@ -4,7 +4,8 @@ along the beam | its re-simulated pattern), one image per row.
 Patterns are drawn by :func:`wideshot.evaluation.figures.draw_pattern`: k_x to the right, k_y
 downwards (row i of the image grows down the page). The particle is drawn in the same frame — x to
 the right, y downwards, so z = x × y points into the page — which puts facets and the streaks
-they cause at matching angles in neighbouring panels.
+they cause at matching angles in neighbouring panels. The particle may belong to any shape family
+(docs/conventions.md "Shape families"); the icosahedron of the paper is the default.
 
 Examples
 --------
@@ -18,6 +19,7 @@ Examples
 """
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -25,17 +27,22 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.collections import PolyCollection
 from matplotlib.colors import to_rgb
+from matplotlib.image import AxesImage
+from matplotlib.patches import Circle
 from matplotlib.ticker import MultipleLocator
 
 from wideshot.config import DEFAULT_CONFIG, SimulationConfig
 from wideshot.evaluation.figures import draw_pattern
 from wideshot.geometry import (
-    icosahedron_faces,
-    icosahedron_vertices,
+    DEFAULT_SHAPE,
+    ConvexPolyhedron,
+    ShapeFamily,
     misorientation_deg,
     quaternion_to_matrix,
+    shape_family,
 )
 
 #: Half-width of the particle panels (nm): the largest training radius plus a margin, so that
@@ -44,6 +51,9 @@ PARTICLE_EXTENT_NM = 170.0
 
 #: Panels widen to this many circumradii when a particle would not fit the extent.
 PARTICLE_MARGIN = 1.08
+
+#: Colour of a particle's surface lit head-on.
+PARTICLE_COLOUR = "#b8bec9"
 
 #: Colour of masked detector pixels (no information) in pattern panels.
 MASKED_COLOUR = "0.62"
@@ -58,9 +68,16 @@ _AMBIENT, _DIFFUSE = 0.45, 0.55
 #: Detector pixels kept around the valid region when pattern panels zoom onto it.
 _ZOOM_MARGIN_PX = 2
 
+#: Triangles whose unit normals differ by less than this (1 − cos of their angle) are one facet.
+_COPLANAR = 1e-9
 
-def visible_faces(radius_nm: float, quaternion) -> tuple[np.ndarray, np.ndarray]:
-    """The faces of the rotated icosahedron that face the viewer, who looks along the beam.
+#: Pixels across the diameter of a drawn sphere.
+_BALL_PIXELS = 240
+
+
+def visible_faces(radius_nm: float, quaternion, shape: str = DEFAULT_SHAPE,
+                  shape_parameter: float | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+    """The facets of a rotated polyhedral particle that face the viewer, who looks along the beam.
 
     Parameters
     ----------
@@ -68,34 +85,55 @@ def visible_faces(radius_nm: float, quaternion) -> tuple[np.ndarray, np.ndarray]
         Circumradius R, nm.
     quaternion : array, shape (4,)
         Orientation (w, x, y, z), scalar first, active (docs/conventions.md).
+    shape : str
+        Shape family (docs/conventions.md "Shape families"); any family but the sphere.
+    shape_parameter : float, optional
+        The family's parameter p; None (or NaN) draws a family that has one at the middle of its
+        range (:meth:`~wideshot.geometry.ShapeFamily.default_parameter`).
 
     Returns
     -------
-    corners_nm : numpy.ndarray, shape (F, 3, 3)
-        Laboratory coordinates (x, y, z) of the corners of each visible face, nm.
+    corners_nm : list of F numpy.ndarray, each shape (K, 3)
+        Laboratory coordinates (x, y, z) of the corners of each visible facet, nm: a convex
+        polygon of K ≥ 3 corners (a hexagon of a truncated octahedron is one facet, not four
+        triangles), counter-clockwise seen from outside.
     normals : numpy.ndarray, shape (F, 3)
-        Their unit outward normals, all with n_z < 0 (facing the source). Faces seen edge-on
-        (n_z = 0, as four are in the reference orientation) are left out: they have no area.
+        Their unit outward normals, all with n_z < 0 (facing the source). Facets seen edge-on
+        (n_z = 0, as four of the icosahedron's are in the reference orientation) are left out:
+        they have no area.
+
+    Raises
+    ------
+    ValueError
+        For the sphere, which has no facets (:func:`draw_particle` draws it as a disk), an
+        unknown family or a parameter outside the family's range.
     """
+    family, parameter = _family_and_parameter(shape, shape_parameter)
+    solid = family.solid(parameter)
+    if not isinstance(solid, ConvexPolyhedron):
+        raise ValueError(f"shape: the {family.name} has no faces; draw_particle draws it as a "
+                         "disk")
     rotation = quaternion_to_matrix(np.asarray(quaternion, dtype=np.float64))
-    corners = (icosahedron_vertices(radius_nm) @ rotation.T)[icosahedron_faces()]
-    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
-    normals /= np.linalg.norm(normals, axis=-1, keepdims=True)
+    vertices = radius_nm * solid.vertices @ rotation.T
+    polygons, normals = _facets(solid)
+    normals = normals @ rotation.T
     facing = normals[:, 2] < -1e-9
-    return corners[facing], normals[facing]
+    return ([vertices[polygon] for polygon, seen in zip(polygons, facing) if seen],
+            normals[facing])
 
 
-def draw_icosahedron(axes, radius_nm: float, quaternion, *, color="#b8bec9",
-                     title: str | None = None, extent_nm: float = PARTICLE_EXTENT_NM
-                     ) -> PolyCollection:
-    """Draw the icosahedron of circumradius R in orientation q, seen along the beam.
+def draw_particle(axes, radius_nm: float, quaternion, *, shape: str = DEFAULT_SHAPE,
+                  shape_parameter: float | None = None, color=PARTICLE_COLOUR,
+                  title: str | None = None, extent_nm: float = PARTICLE_EXTENT_NM) -> Artist:
+    """Draw a particle of circumradius R in orientation q, seen along the beam.
 
     Orthographic projection onto the detector plane, in the frame of
     :func:`~wideshot.evaluation.figures.draw_pattern`: x to the right, **y downwards**, z (the beam)
-    into the page. The viewer stands on the source side looking downstream and sees the faces
-    whose outward normal has n_z < 0 — the faces the beam enters through. Seen from the
-    detector, the particle would look like this drawing turned upside down (y → −y), with the
-    opposite faces in view; the outline is the same.
+    into the page. The viewer stands on the source side looking downstream and sees the facets
+    whose outward normal has n_z < 0 — the facets the beam enters through (:func:`visible_faces`).
+    Seen from the detector, the particle would look like this drawing turned upside down
+    (y → −y), with the opposite facets in view; the outline is the same. The sphere, which has
+    neither facets nor orientation, is a disk of radius R shaded as a ball by the same light.
 
     Parameters
     ----------
@@ -103,9 +141,15 @@ def draw_icosahedron(axes, radius_nm: float, quaternion, *, color="#b8bec9",
     radius_nm : float
         Circumradius R, nm.
     quaternion : array, shape (4,)
-        Orientation (w, x, y, z), scalar first, active (docs/conventions.md).
+        Orientation (w, x, y, z), scalar first, active (docs/conventions.md); ignored for the
+        sphere.
+    shape : str
+        Shape family (docs/conventions.md "Shape families").
+    shape_parameter : float, optional
+        The family's parameter p; None (or NaN) draws a family that has one at the middle of its
+        range.
     color : matplotlib colour
-        Colour of a face lit head-on; faces are shaded by a Lambert factor.
+        Colour of a surface lit head-on; surfaces are shaded by a Lambert factor.
     title : str, optional
         Panel title.
     extent_nm : float
@@ -113,15 +157,24 @@ def draw_icosahedron(axes, radius_nm: float, quaternion, *, color="#b8bec9",
 
     Returns
     -------
-    matplotlib.collections.PolyCollection
-        One triangle per visible face.
+    matplotlib.artist.Artist
+        The visible facets (a PolyCollection, one polygon per facet), or for the sphere the
+        image of the shaded disk.
+
+    Raises
+    ------
+    ValueError
+        For an unknown family or a parameter outside the family's range.
     """
-    corners, normals = visible_faces(radius_nm, quaternion)
-    lambert = np.clip(normals @ _LIGHT_DIRECTION, 0.0, None)
-    shades = (_AMBIENT + _DIFFUSE * lambert)[:, None] * np.asarray(to_rgb(color))
-    faces = PolyCollection(corners[:, :, :2], facecolors=np.clip(shades, 0.0, 1.0),
-                           edgecolors="0.15", linewidths=0.7)
-    axes.add_collection(faces)
+    family, parameter = _family_and_parameter(shape, shape_parameter)
+    if isinstance(family.solid(parameter), ConvexPolyhedron):
+        corners, normals = visible_faces(radius_nm, quaternion, family.name, parameter)
+        faces = PolyCollection([polygon[:, :2] for polygon in corners],
+                               facecolors=_shaded(normals, color), edgecolors="0.15",
+                               linewidths=0.7)
+        artist = axes.add_collection(faces)
+    else:
+        artist = _draw_ball(axes, radius_nm, color)
     axes.set_aspect("equal")
     axes.set_xlim(-extent_nm, extent_nm)
     axes.set_ylim(extent_nm, -extent_nm)  # y downwards, as in draw_pattern
@@ -131,7 +184,68 @@ def draw_icosahedron(axes, radius_nm: float, quaternion, *, color="#b8bec9",
     axes.set_ylabel("y (nm)")
     if title:
         axes.set_title(title, fontsize=9)
-    return faces
+    return artist
+
+
+def _family_and_parameter(shape, shape_parameter) -> tuple[ShapeFamily, float | None]:
+    """The family and its checked parameter; a missing one (None, NaN) is the range's middle."""
+    family = shape_family(shape)
+    missing = shape_parameter is None or math.isnan(float(shape_parameter))
+    if family.has_parameter and missing:
+        return family, family.default_parameter()
+    return family, family.validate_parameter(shape_parameter)
+
+
+def _facets(solid: ConvexPolyhedron) -> tuple[list[np.ndarray], np.ndarray]:
+    """The polygonal facets of a convex polyhedron, merged from its triangles.
+
+    Returns vertex indices of each facet (K,), counter-clockwise seen from outside, and the unit
+    outward normals (F, 3). On a convex solid all triangles with one outward normal lie in one
+    facet, so grouping by normal is enough.
+    """
+    triangle_normals, _ = solid.halfspaces()
+    normals: list[np.ndarray] = []
+    members: list[list[int]] = []
+    for triangle, normal in enumerate(triangle_normals):
+        for facet, facet_normal in enumerate(normals):
+            if normal @ facet_normal > 1.0 - _COPLANAR:
+                members[facet].append(triangle)
+                break
+        else:
+            normals.append(normal)
+            members.append([triangle])
+    polygons = []
+    for normal, triangles in zip(normals, members):
+        indices = np.unique(solid.faces[triangles])
+        offsets = solid.vertices[indices] - solid.vertices[indices].mean(axis=0)
+        # Angles about the normal in the right-handed frame (u, n × u): counter-clockwise
+        # seen from outside.
+        u = offsets[0] / np.linalg.norm(offsets[0])
+        angles = np.arctan2(offsets @ np.cross(normal, u), offsets @ u)
+        polygons.append(indices[np.argsort(angles)])
+    return polygons, np.array(normals)
+
+
+def _shaded(normals: np.ndarray, color) -> np.ndarray:
+    """Lambert-shaded RGB (..., 3) of surfaces with unit outward normals (..., 3)."""
+    lambert = np.clip(normals @ _LIGHT_DIRECTION, 0.0, None)
+    return np.clip((_AMBIENT + _DIFFUSE * lambert)[..., None] * np.asarray(to_rgb(color)),
+                   0.0, 1.0)
+
+
+def _draw_ball(axes, radius_nm: float, color, pixels: int = _BALL_PIXELS) -> AxesImage:
+    """A ball of radius R seen along the beam: a disk shaded as the ball's near half, outlined."""
+    grid = np.linspace(-radius_nm, radius_nm, pixels)
+    x, y = np.meshgrid(grid, grid)  # row index grows with y: drawn downwards with the axes
+    # The near half faces the source: n_z < 0.
+    depth = -np.sqrt(np.clip(radius_nm**2 - x**2 - y**2, 0.0, None))
+    rgba = np.zeros(x.shape + (4,))
+    rgba[..., :3] = _shaded(np.stack([x, y, depth], axis=-1) / radius_nm, color)
+    rgba[..., 3] = x**2 + y**2 < radius_nm**2
+    image = axes.imshow(rgba, extent=(-radius_nm, radius_nm, radius_nm, -radius_nm),
+                        interpolation="bilinear")
+    axes.add_patch(Circle((0.0, 0.0), radius_nm, fill=False, edgecolor="0.15", linewidth=0.7))
+    return image
 
 
 def _masked_pattern(axes, image: np.ndarray, valid: np.ndarray, title: str | None,
@@ -164,19 +278,33 @@ def _rescaled_on(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low) if high > low else np.zeros_like(values)
 
 
-def _particle_caption(radius_nm: float, quaternion, truth) -> str:
-    """"R = 83.1 nm", and with a truth (radius_nm, quaternion) its radius and the misorientation."""
-    caption = f"R = {radius_nm:.1f} nm"
+def _particle_caption(radius_nm: float, quaternion, shape: str, shape_parameter,
+                      truth) -> str:
+    """"decahedron, aspect 0.82\nR = 83.1 nm", and with a truth (radius_nm, quaternion[, shape])
+    its radius, its family if another, and else the misorientation under the family's group."""
+    family, parameter = _family_and_parameter(shape, shape_parameter)
+    caption = family.name
+    if parameter is not None:
+        caption += f", {family.parameter_name} {parameter:.2f}"
+    caption += f"\nR = {radius_nm:.1f} nm"
     if truth is not None:
-        true_radius_nm, true_quaternion = truth
-        angle = float(misorientation_deg(np.asarray(quaternion, dtype=np.float64),
-                                         np.asarray(true_quaternion, dtype=np.float64)))
-        caption += f"\ntruth R = {true_radius_nm:.1f} nm, misorientation {angle:.1f}°"
+        true_radius_nm, true_quaternion, *true_shape = truth
+        true_family = shape_family(true_shape[0] if true_shape else DEFAULT_SHAPE, "truth")
+        caption += "\ntruth"
+        if true_family is not family:
+            caption += f": {true_family.name},"
+        caption += f" R = {true_radius_nm:.1f} nm"
+        if true_family is family and family.has_orientation:
+            angle = float(misorientation_deg(np.asarray(quaternion, dtype=np.float64),
+                                             np.asarray(true_quaternion, dtype=np.float64),
+                                             shape=family.name))
+            caption += f", misorientation {angle:.1f}°"
     return caption
 
 
 def _draw_row(axes, image: np.ndarray, valid: np.ndarray, radius_nm: float, quaternion,
-              resimulated: np.ndarray, *, title: str | None = None, truth=None,
+              resimulated: np.ndarray, *, shape: str = DEFAULT_SHAPE,
+              shape_parameter: float | None = None, title: str | None = None, truth=None,
               misfit: float | None = None, config: SimulationConfig, extent_nm: float) -> None:
     """Measured | particle | re-simulated on three axes; ``title`` starts the first panel title
     and ``misfit`` ends the last one (grids have no title per row)."""
@@ -184,9 +312,11 @@ def _draw_row(axes, image: np.ndarray, valid: np.ndarray, radius_nm: float, quat
     measured_title = f"{title}: measured" if title else "measured"
     _masked_pattern(axes[0], np.asarray(image), valid, measured_title, config)
     # A particle larger than the usual extent is shown whole (sizes compare within a figure).
-    draw_icosahedron(axes[1], float(radius_nm), quaternion,
-                     extent_nm=max(extent_nm, PARTICLE_MARGIN * float(radius_nm)),
-                     title=_particle_caption(float(radius_nm), quaternion, truth))
+    draw_particle(axes[1], float(radius_nm), quaternion, shape=shape,
+                  shape_parameter=shape_parameter,
+                  extent_nm=max(extent_nm, PARTICLE_MARGIN * float(radius_nm)),
+                  title=_particle_caption(float(radius_nm), quaternion, shape, shape_parameter,
+                                          truth))
     resimulated_title = "re-simulated"
     if misfit is not None:
         resimulated_title += f", misfit {misfit:.4g}"
@@ -194,8 +324,9 @@ def _draw_row(axes, image: np.ndarray, valid: np.ndarray, radius_nm: float, quat
 
 
 def save_reconstruction_panel(path, image: np.ndarray, valid: np.ndarray, radius_nm: float,
-                              quaternion, resimulated: np.ndarray, *, title: str | None = None,
-                              truth: tuple[float, np.ndarray] | None = None,
+                              quaternion, resimulated: np.ndarray, *,
+                              shape: str = DEFAULT_SHAPE, shape_parameter: float | None = None,
+                              title: str | None = None, truth: tuple | None = None,
                               misfit: float | None = None,
                               config: SimulationConfig = DEFAULT_CONFIG,
                               extent_nm: float = PARTICLE_EXTENT_NM) -> Path:
@@ -213,14 +344,22 @@ def save_reconstruction_panel(path, image: np.ndarray, valid: np.ndarray, radius
         Reconstructed circumradius R, nm.
     quaternion : array, shape (4,)
         Reconstructed orientation (w, x, y, z), scalar first, active.
+    shape : str
+        Reconstructed shape family (docs/conventions.md "Shape families"); the icosahedron by
+        default.
+    shape_parameter : float, optional
+        Its parameter p; None (or NaN) for a family without one. A family with one is drawn at
+        the middle of its range when it is missing.
     resimulated : numpy.ndarray, shape (H, W)
         SPEC image simulated from the reconstruction; drawn rescaled to [0, 1] over the valid
         pixels, as the measured image is (no change if it already is).
     title : str, optional
         Figure title.
-    truth : (float, array (4,)), optional
-        True radius (nm) and orientation, when known: the particle panel then also gives the true
-        radius and the misorientation in degrees.
+    truth : (float, array (4,)) or (float, array (4,), str), optional
+        True radius (nm), orientation and family (the icosahedron when not given), when known:
+        the particle panel then also gives the true radius, and the true family when it is not
+        ``shape``, else the misorientation in degrees under the family's rotation group (none
+        for the sphere).
     misfit : float, optional
         Misfit of the re-simulated pattern, shown in the figure title.
     config : SimulationConfig
@@ -235,8 +374,8 @@ def save_reconstruction_panel(path, image: np.ndarray, valid: np.ndarray, radius
     """
     figure, axes = plt.subplots(1, 3, figsize=(11.4, 4.0), dpi=120)
     # Title and misfit go into the figure title, not the panel titles.
-    _draw_row(axes, image, valid, radius_nm, quaternion, resimulated, truth=truth, config=config,
-              extent_nm=extent_nm)
+    _draw_row(axes, image, valid, radius_nm, quaternion, resimulated, shape=shape,
+              shape_parameter=shape_parameter, truth=truth, config=config, extent_nm=extent_nm)
     heading = [text for text in (title, None if misfit is None else f"misfit {misfit:.4g}")
                if text]
     if heading:
@@ -258,9 +397,9 @@ def save_reconstruction_grid(path, rows: list[dict], *, title: str | None = None
         Output image.
     rows : list of dict
         One per image, with the keys ``image``, ``valid``, ``radius_nm``, ``quaternion``,
-        ``resimulated`` and optionally ``title`` (starts the row's first panel title), ``truth``
-        and ``misfit`` (ends the row's last panel title), as in
-        :func:`save_reconstruction_panel`.
+        ``resimulated`` and optionally ``shape``, ``shape_parameter``, ``title`` (starts the
+        row's first panel title), ``truth`` and ``misfit`` (ends the row's last panel title), as
+        in :func:`save_reconstruction_panel`. Rows may show different families.
     title : str, optional
         Figure title.
     config : SimulationConfig

@@ -39,8 +39,9 @@ RANGE_TOLERANCE = 1e-4
 
 #: On the CPU, channels_last is used only for networks whose convolutions all have at least this
 #: many output channels: oneDNN runs width-16 networks 1.3–1.6× faster in it, but its backward
-#: pass on 4-channel layers took minutes instead of a second (torch 2.13, AMD EPYC).
-MIN_CHANNELS_LAST_CPU = 8
+#: pass on 4-channel layers took minutes instead of a second, and on width-8 networks with an
+#: odd batch size it corrupted the heap ("free(): invalid next size", torch 2.13, AMD EPYC).
+MIN_CHANNELS_LAST_CPU = 16
 
 
 def memory_format(model: nn.Module, device: torch.device) -> torch.memory_format:

@@ -3,7 +3,7 @@
 Examples
 --------
 >>> sorted(MODELS)
-['compact-resnet', 'paper-resnet34']
+['compact-resnet', 'expert-override', 'paper-resnet34']
 >>> model = create_model("compact-resnet", activation="silu")
 """
 from __future__ import annotations
@@ -12,12 +12,14 @@ from collections.abc import Callable
 
 from torch import nn
 
+from wideshot.models.experts import expert_override
 from wideshot.models.resnet import compact_resnet, paper_resnet34
 
 #: Model builders by name; each accepts :class:`~wideshot.models.resnet.ResNet` keyword overrides.
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "paper-resnet34": paper_resnet34,
     "compact-resnet": compact_resnet,
+    "expert-override": expert_override,
 }
 
 
@@ -31,12 +33,15 @@ def create_model(name: str, **overrides) -> nn.Module:
     **overrides
         Architecture options passed to the builder: ``width`` (filters of the first stage),
         ``depth`` (blocks per stage), ``activation`` ("tanh", "relu", "silu"),
-        ``normalization`` ("none", "batch", "group").
+        ``normalization`` ("none", "batch", "group"), ``shapes`` (families it knows); for
+        "expert-override" ``base`` and ``experts`` (:class:`~wideshot.models.experts.
+        ExpertOverride`).
 
     Returns
     -------
     torch.nn.Module
-        Maps images ``(B, 1, 128, 128)`` float32 to outputs ``(B, 5)``.
+        Maps images ``(B, 1, 128, 128)`` float32 to outputs ``(B, T)``; its
+        ``target_layout`` says what they hold.
 
     Raises
     ------

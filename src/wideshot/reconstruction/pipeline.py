@@ -37,9 +37,10 @@ from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
 
 #: Columns of the CSV (and keys of each JSON row), in order.
 COLUMNS = ("source", "frame", "dataset", "status", "radius_nm", "w", "x", "y", "z", "misfit",
-           "reason")
+           "reason", "shape", "shape_probability", "shape_parameter")
 
-#: Row statuses: answered; answered but not explained by an icosahedron; not answered.
+#: Row statuses: answered; answered but not explained by any family the model knows; not
+#: answered.
 STATUSES = ("ok", "flagged", "failed")
 
 #: How answers are found: the network, the network + forward-fit refinement, forward fit alone.
@@ -85,7 +86,8 @@ class _Writers:
             self._json.close()
 
 
-_NUMBER_COLUMNS = ("radius_nm", "w", "x", "y", "z", "misfit")
+_NUMBER_COLUMNS = ("radius_nm", "w", "x", "y", "z", "misfit", "shape_probability",
+                   "shape_parameter")
 
 
 def _earlier_rows(csv_path: Path) -> dict[tuple[str, int], dict]:
@@ -95,7 +97,7 @@ def _earlier_rows(csv_path: Path) -> dict[tuple[str, int], dict]:
         for row in csv.DictReader(file):
             row = {key: (value if value != "" else None) for key, value in row.items()}
             for key in _NUMBER_COLUMNS:
-                row[key] = None if row[key] is None else float(row[key])
+                row[key] = None if row.get(key) is None else float(row[key])
             row["frame"] = int(row["frame"])
             rows[(row["source"], row["frame"])] = row
     return rows
@@ -111,6 +113,8 @@ def _answer_rows(frames: list[Frame], result: dict) -> list[dict]:
     for index, frame in enumerate(frames):
         w, x, y, z = (float(value) for value in result["quaternion"][index])
         flagged = bool(result["flagged"][index])
+        parameter = float(result["shape_parameter"][index])
+        probability = result.get("shape_probability")
         rows.append({"source": frame.source, "frame": frame.index, "dataset": frame.dataset,
                      "status": "flagged" if flagged else "ok",
                      "radius_nm": round(float(result["radius_nm"][index]), 4),
@@ -118,9 +122,19 @@ def _answer_rows(frames: list[Frame], result: dict) -> list[dict]:
                      "misfit": (None if np.isnan(result["misfit"][index])  # not checked
                                 else round(float(result["misfit"][index]), 6)),
                      "reason": (f"misfit {result['misfit'][index]:.3f} > "
-                                f"{result['max_misfit']:.3f}: not explained by an icosahedron"
-                                if flagged else None)})
+                                f"{result['max_misfit']:.3f}: not explained by "
+                                f"{_family_phrase(result)}" if flagged else None),
+                     "shape": result["shape"][index],
+                     "shape_probability": (None if probability is None  # the forward fit
+                                           else round(float(probability[index]), 6)),
+                     "shape_parameter": None if np.isnan(parameter) else round(parameter, 6)})
     return rows
+
+
+def _family_phrase(result: dict) -> str:
+    """"an icosahedron" or "any of icosahedron, decahedron, ..." for a flagged row's reason."""
+    shapes = result.get("shapes") or sorted(set(result["shape"]))
+    return f"a {shapes[0]}" if len(shapes) == 1 else f"any of {', '.join(shapes)}"
 
 
 def _panel_name(frame: Frame, number: int) -> str:
@@ -216,7 +230,8 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                          conditions=conditions)
             flagged = (result["misfit"] > threshold if threshold is not None
                        else np.zeros(len(images), dtype=bool))
-            return {**result, "flagged": flagged, "max_misfit": threshold}
+            return {**result, "shape": [result["shape"]] * len(images), "flagged": flagged,
+                    "max_misfit": threshold}
         return reconstruct(images, valid=valid, model=network, device=device,
                            refine=method == "hybrid", max_misfit=threshold, seed=seed,
                            starts=starts, iterations=iterations, views=views, check=check,
@@ -240,6 +255,8 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                 if drawn:  # one batched simulation for the batch's panels
                     resimulated = simulate(result["radius_nm"][:len(drawn)],
                                            result["quaternion"][:len(drawn)],
+                                           shape=result["shape"][:len(drawn)],
+                                           shape_parameter=result["shape_parameter"][:len(drawn)],
                                            material=conditions.material,
                                            config=conditions.config)
                 for index, frame in enumerate(drawn):
@@ -247,6 +264,8 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                         out_dir / PANELS_FOLDER / _panel_name(frame, panels_written),
                         frame.image, frame.valid, result["radius_nm"][index],
                         result["quaternion"][index], resimulated[index],
+                        shape=result["shape"][index],
+                        shape_parameter=result["shape_parameter"][index],
                         title=f"{Path(frame.source).name} frame {frame.index}",
                         misfit=result["misfit"][index])
                     panels_written += 1

@@ -16,7 +16,7 @@ import torch
 
 from wideshot.data.augment import make_augmentation
 from wideshot.data.generate import sample_parameters
-from wideshot.data.hdf5 import QUATERNION, RADIUS, SHAPE_PARAMETER
+from wideshot.data.hdf5 import QUATERNION, RADIUS, SHAPE, SHAPE_PARAMETER
 from wideshot.geometry import SHAPE_NAMES
 from wideshot.physics import far_field, intensity_grid_units, log_intensity, scale_per_image
 from wideshot.physics.conditions import DEFAULT_CONDITIONS, Conditions
@@ -53,8 +53,9 @@ def misfit_threshold(description: dict, *, refined: bool, override: float | None
     return None if value is None else float(value)
 
 
-def _simulate_intensity(labels: dict, shape: str, conditions: Conditions) -> np.ndarray:
-    """Intensities (N, H, W) in grid units of sampled labels of one family."""
+def _simulate_intensity(labels: dict, conditions: Conditions) -> np.ndarray:
+    """Intensities (N, H, W) in grid units of sampled labels (each of its own family)."""
+    shape = [SHAPE_NAMES[code] for code in labels[SHAPE]]
     amplitude = far_field(labels[RADIUS], labels[QUATERNION], shape=shape,
                           shape_parameter=labels[SHAPE_PARAMETER], material=conditions.material,
                           config=conditions.config)
@@ -73,20 +74,21 @@ def _with_defects(clean: torch.Tensor, seed: int, augment: str) -> dict:
 
 
 def in_distribution_examples(n_images: int, seed: int, augment: str = "experiment",
-                             conditions: Conditions = DEFAULT_CONDITIONS) -> dict:
-    """Simulated icosahedra with detector defects, as a calibration set.
+                             conditions: Conditions = DEFAULT_CONDITIONS,
+                             shapes=("icosahedron",)) -> dict:
+    """Simulated particles of the families a model knows, with detector defects, as a
+    calibration set (families in equal parts; their parameters uniform over their ranges).
 
     Returns
     -------
     dict
         ``images`` (N, 128, 128) float32, ``valid`` (N, 128, 128) bool, ``radius_nm`` (N,),
-        ``quaternion`` (N, 4).
+        ``quaternion`` (N, 4), ``shape`` (N,) family codes, ``shape_parameter`` (N,).
     """
-    labels = sample_parameters(seed, np.arange(n_images),
+    labels = sample_parameters(seed, np.arange(n_images), shapes=tuple(shapes),
                                radius_range_nm=conditions.radius_range_nm)
-    clean = _log_image(_simulate_intensity(labels, "icosahedron", conditions), conditions)
-    return {**_with_defects(clean, seed, augment), RADIUS: labels[RADIUS],
-            QUATERNION: labels[QUATERNION]}
+    clean = _log_image(_simulate_intensity(labels, conditions), conditions)
+    return {**_with_defects(clean, seed, augment), **labels}
 
 
 #: What no icosahedron explains: the other shape families, two particles at once, no particle.
@@ -132,13 +134,13 @@ def out_of_distribution_examples(kind: str, n_images: int, seed: int,
                                            radius_range_nm=conditions.radius_range_nm)
                          for part in (0, 1))
         brightness = np.random.default_rng([seed, stream]).uniform(0.2, 1.0, n_images)
-        clean = _log_image(_simulate_intensity(first, "icosahedron", conditions)
+        clean = _log_image(_simulate_intensity(first, conditions)
                            + brightness[:, None, None]
-                           * _simulate_intensity(second, "icosahedron", conditions), conditions)
+                           * _simulate_intensity(second, conditions), conditions)
     else:
         labels = sample_parameters(seed, np.arange(n_images), shapes=(kind,),
                                    radius_range_nm=conditions.radius_range_nm)
-        clean = _log_image(_simulate_intensity(labels, kind, conditions), conditions)
+        clean = _log_image(_simulate_intensity(labels, conditions), conditions)
     return _with_defects(clean, seed, augment)
 
 

@@ -32,7 +32,8 @@ from pathlib import Path
 import torch
 
 from wideshot.data.hdf5 import read_attributes
-from wideshot.models.shipped import save_shipped_model
+from wideshot.models.registry import create_model
+from wideshot.models.shipped import load_shipped_model, save_shipped_model
 from wideshot.training.checkpoint import (
     CHECKPOINTS,
     LAST_CHECKPOINT,
@@ -194,7 +195,8 @@ def _validation_metrics(state: dict, which: str) -> dict:
 
 def export_run(run_dir: str | os.PathLike, name: str = "default", which: str = "best",
                extra_card: dict | None = None,
-               weights_dir: str | os.PathLike | None = None) -> Path:
+               weights_dir: str | os.PathLike | None = None,
+               experts: dict[str, str] | None = None) -> Path:
     """Ship the network of a training run as ``name``: weights and model card.
 
     Parameters
@@ -212,6 +214,10 @@ def export_run(run_dir: str | os.PathLike, name: str = "default", which: str = "
         or ``{"training": {"hardware": {...}}}`` to correct the recorded hardware.
     weights_dir : str or Path, optional
         Where to write (default :data:`wideshot.models.shipped.SHIPPED_DIR`, in the package).
+    experts : dict of str to str, optional
+        Family → shipped model whose answers for that family replace the run's
+        (:class:`~wideshot.models.experts.ExpertOverride`), e.g. ``{"icosahedron":
+        "icosahedron"}``; the card records each expert's card.
 
     Returns
     -------
@@ -231,12 +237,33 @@ def export_run(run_dir: str | os.PathLike, name: str = "default", which: str = "
     last = state if which == "last" else (load_checkpoint(run_dir / LAST_CHECKPOINT)
                                           if (run_dir / LAST_CHECKPOINT).is_file() else {})
     processes = int(last.get("world_size", 1))
+    architecture = {"name": config.model, "options": config.model_options}
+    expert_cards = {}
+    if experts:
+        base, architecture = model, {"name": "expert-override", "options": {
+            "base": architecture, "experts": {}}}
+        loaded = {}
+        for family, shipped in experts.items():
+            network, expert_card = load_shipped_model(shipped)
+            loaded[family] = network
+            architecture["options"]["experts"][family] = expert_card["architecture"]
+            expert_cards[family] = {"shipped": shipped, "card": expert_card}
+        model = create_model(architecture["name"], **architecture["options"])
+        model.base.load_state_dict(base.state_dict())
+        for family, network in loaded.items():
+            model.experts[family].load_state_dict(network.state_dict())
+    layout = model.target_layout
     card = {
-        "architecture": {"name": config.model, "options": config.model_options},
+        "architecture": architecture,
         "input": "SPEC images (B, 1, 128, 128) float32: log-intensity scaled per image to "
                  "[0, 1]",
-        "output": "targets (B, 5), decoded by wideshot.models.targets_to_labels into a "
-                  "canonical quaternion (w, x, y, z) and the circumradius in nm",
+        "output": (f"outputs (B, {layout.num_outputs}): class logits of the shape families and "
+                   "a block of targets per family (see targets), decoded by "
+                   "wideshot.models.layout.TargetLayout.decode into family probabilities and, "
+                   "per family, a canonical quaternion (w, x, y, z), the circumradius in nm and "
+                   "the shape parameter"),
+        "targets": layout.describe(),
+        **({"experts": expert_cards} if expert_cards else {}),
         "recipe": {"command": training_command(config, Path("runs") / run_dir.name, processes),
                    "config": config.as_dict(), "processes": processes},
         "data": _data_description(config),
