@@ -170,7 +170,8 @@ def _network_outputs(model: nn.Module, images: torch.Tensor, layout: TargetLayou
                      batch_size: int) -> np.ndarray:
     """Outputs (B, T) of checked images (B, N, N), ``batch_size`` per forward pass."""
     if device is None:
-        device = next(model.parameters()).device
+        parameter = next(model.parameters(), None)
+        device = parameter.device if parameter is not None else "cpu"
     device = torch.device(device)
     was_training = model.training
     layout = memory_format(model, device)
