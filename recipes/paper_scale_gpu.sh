@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Issue 4's training at paper scale in one call on a lent GPU (the `run` device tool):
-# CUDA tests, data generation, training, evaluation (1 and 8 views), timings, all under $OUT.
+# Training at paper scale in one call on a lent GPU (the `run` device tool): CUDA tests, data
+# generation, training, evaluation (1 and 8 views, clean and with the experiment chain), timings,
+# all under $OUT. By default the shape-classifying network of issue 13 (shapes-train /
+# shapes-test, --shapes all); SHAPES= TRAIN=paper-train TEST=paper-test trains the paper's
+# icosahedron-only network instead. Both sets are evaluated, so icosahedra can be compared.
 #
 # The device's python3 already holds torch (CUDA), h5py, numba, scipy, matplotlib, safetensors
 # and tqdm; nothing can be installed from the network there. Before the call, here:
@@ -25,6 +28,9 @@ OUT=${OUT:-out-gpu}
 DATA=${DATA:-/tmp/wideshot-data}
 DEVICE=${DEVICE:-cuda}
 SMOKE=${SMOKE:-}  # set: 64 + 32 images, to try the script on a CPU (DEVICE=cpu EPOCHS=1)
+SHAPES=${SHAPES---shapes all}
+TRAIN=${TRAIN:-shapes-train}
+TEST=${TEST:-shapes-test}
 export PYTHONUNBUFFERED=1
 if [ -d .whl ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -38,11 +44,13 @@ if [ "$DEVICE" != cpu ]; then
   nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/gpu.txt"
   python3 -m pytest -q -p no:cacheprovider -m cuda 2>&1 | tail -5 | tee "$OUT/pytest-cuda.txt"
 fi
-for preset in paper-train paper-test; do
+for preset in $(printf '%s\n' "$TRAIN" "$TEST" paper-test | sort -u); do
   start=$SECONDS
   if [ -n "$SMOKE" ]; then
     size=(--n 64 --seed 1 --validation-fraction 0.25)
-    [ $preset = paper-test ] && size=(--n 32 --seed 2)
+    [ $preset != "$TRAIN" ] && size=(--n 32 --seed 2)
+    [ -n "$SHAPES" ] && [ $preset != paper-test ] && size+=(--shapes \
+      icosahedron,decahedron,octahedral,twinned-tetrahedron,sphere)
   else
     size=(--preset $preset)
   fi
@@ -52,15 +60,17 @@ done
 RUN="$OUT/runs/$MODEL"
 resume=()
 [ -f "$RUN/last.pt" ] && resume=(--resume)
-# shellcheck disable=SC2086  # OPTIONS holds several words
-wideshot train --train "$DATA/paper-train.h5" --model "$MODEL" $OPTIONS --epochs "$EPOCHS" \
+# shellcheck disable=SC2086  # OPTIONS and SHAPES hold several words
+wideshot train --train "$DATA/$TRAIN.h5" --model "$MODEL" $OPTIONS $SHAPES --epochs "$EPOCHS" \
   --batch-size 64 --lr 5e-4 --augment experiment-or-clean --device "$DEVICE" --out "$RUN" \
   "${resume[@]}"
-for views in 1 8; do
-  wideshot evaluate --model "$RUN" --data "$DATA/paper-test.h5" --views $views --quiet \
-    --out "$RUN/evaluation-paper-test-views$views"
-  wideshot evaluate --model "$RUN" --data "$DATA/paper-test.h5" --views $views --quiet \
-    --augment experiment --out "$RUN/evaluation-paper-test-experiment-views$views"
+for test in $(printf '%s\n' "$TEST" paper-test | sort -u); do
+  for views in 1 8; do
+    wideshot evaluate --model "$RUN" --data "$DATA/$test.h5" --views $views --quiet \
+      --out "$RUN/evaluation-$test-views$views"
+    wideshot evaluate --model "$RUN" --data "$DATA/$test.h5" --views $views --quiet \
+      --augment experiment --out "$RUN/evaluation-$test-experiment-views$views"
+  done
 done
 python3 benchmarks/bench_reconstruct.py --model "$RUN" --refine 0 --files 0 | tee "$OUT/bench.txt"
 rm -f "$RUN/last.pt"  # optimiser state (3x the weights): not needed to ship, too big to return

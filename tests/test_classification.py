@@ -181,3 +181,27 @@ def test_refinement_keeps_the_family_that_fits_best():
     assert result["shape_probability"][0] == pytest.approx(1 / (1 + np.e))
     assert result["misfit"][0] == min(result["candidate_misfits"][0].values())
     assert abs(result["radius_nm"][0] - 70.0) < 1.0
+
+
+def test_temperature_scaling_is_folded_into_the_logit_rows():
+    from wideshot.training.temperature import (
+        averaged_probabilities,
+        fit_temperature,
+        scale_logits,
+        view_logits,
+    )
+
+    torch.manual_seed(2)
+    model = create_model("compact-resnet", **TINY, shapes=list(SHAPE_NAMES)).eval()
+    images = torch.rand(3, 128, 128)
+    logits = view_logits(model, images, views=2)
+    assert logits.shape == (2, 3, 5)
+    scale_logits(model, 2.5)
+    np.testing.assert_allclose(predict(model, images, views=2).probability,
+                               averaged_probabilities(logits, 2.5), atol=1e-5)
+    # Over-confident logits, right in three frames of four: the fit softens them to 75 %.
+    confident = np.tile([[6.0, 0.0]], (1, 8, 1))
+    temperature = fit_temperature(confident, np.array([0, 1, 0, 0] * 2))
+    assert averaged_probabilities(confident, temperature)[0, 0] == pytest.approx(0.75, abs=1e-3)
+    with pytest.raises(ValueError, match="positive"):
+        scale_logits(model, 0.0)

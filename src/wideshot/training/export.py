@@ -43,6 +43,7 @@ from wideshot.training.checkpoint import (
 )
 from wideshot.training.config import TrainingConfig
 from wideshot.training.lookup import training_conditions
+from wideshot.training.temperature import scale_logits
 from wideshot.training.loop import open_datasets
 
 #: Attributes of a data set file that say how it was generated, copied into the card.
@@ -196,7 +197,8 @@ def _validation_metrics(state: dict, which: str) -> dict:
 def export_run(run_dir: str | os.PathLike, name: str = "default", which: str = "best",
                extra_card: dict | None = None,
                weights_dir: str | os.PathLike | None = None,
-               experts: dict[str, str] | None = None) -> Path:
+               experts: dict[str, str] | None = None,
+               temperature: float | None = None) -> Path:
     """Ship the network of a training run as ``name``: weights and model card.
 
     Parameters
@@ -218,6 +220,9 @@ def export_run(run_dir: str | os.PathLike, name: str = "default", which: str = "
         Family → shipped model whose answers for that family replace the run's
         (:class:`~wideshot.models.experts.ExpertOverride`), e.g. ``{"icosahedron":
         "icosahedron"}``; the card records each expert's card.
+    temperature : float, optional
+        Divide the class logits by this temperature (fitted on held-out frames with
+        :func:`wideshot.training.temperature.fit_temperature`), folded into the weights.
 
     Returns
     -------
@@ -252,6 +257,8 @@ def export_run(run_dir: str | os.PathLike, name: str = "default", which: str = "
         model.base.load_state_dict(base.state_dict())
         for family, network in loaded.items():
             model.experts[family].load_state_dict(network.state_dict())
+    if temperature is not None:
+        scale_logits(model, temperature)
     layout = model.target_layout
     card = {
         "architecture": architecture,
