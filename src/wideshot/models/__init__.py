@@ -2,10 +2,13 @@
 
 - :mod:`.resnet` — residual networks (the paper's ResNet-34 and a compact CPU variant);
 - :mod:`.registry` — ``create_model(name, **options)``;
-- :mod:`.targets` — labels ``(q, R)`` ↔ network targets ``(B, 5)``;
+- :mod:`.targets` — labels ``(q, R)`` of one family ↔ its scaled targets ``(B, 5)``;
+- :mod:`.layout` — what a network outputs: class logits and a block of targets per family;
+- :mod:`.experts` — a classifying network with specialist networks for some families;
 - :mod:`.losses` — training losses on targets;
 - :mod:`.metrics` — the paper's error measures of labels, per shape family;
-- :mod:`.inference` — ``predict(model, images)``, with input checks;
+- :mod:`.inference` — ``predict(model, images)`` → family probabilities and per-family labels,
+  with input checks;
 - :mod:`.shipped` — networks shipped with the package: ``load_shipped_model(name)``.
 """
 from wideshot.models.losses import LOSSES, make_loss, mse_loss, symmetric_loss
