@@ -56,3 +56,51 @@ PRESETS: dict[str, Preset] = {
     "shapes-test": Preset(n_samples=10_000, seed=2031, validation_fraction=0.0,
                           shapes=ALL_SHAPES),
 }
+
+
+#: Network builders of :data:`wideshot.models.MODELS`, in its order.
+MODEL_NAMES: tuple[str, ...] = ("paper-resnet34", "compact-resnet", "expert-override")
+
+#: Training losses of :data:`wideshot.models.LOSSES`: "mse" is the paper's, "symmetric" the same
+#: for every symmetric twin of the label.
+LOSS_NAMES: tuple[str, ...] = ("mse", "symmetric")
+
+#: Filters of :data:`wideshot.data.augment.AUGMENTATIONS`, in its order.
+AUGMENTATION_NAMES: tuple[str, ...] = (
+    "identity", "noise", "salt-and-pepper", "blur", "jitter", "crop", "hole", "shift",
+    "sensitivity", "poisson", "saturation", "blind-spots", "gaps", "log-floor", "choice",
+    "combination", "experiment", "experiment-or-clean",
+)
+
+#: ``TrainingConfig.augment`` value that trains on the clean simulated images.
+NO_AUGMENTATION = "none"
+
+#: Learning-rate schedules, stepped once per optimiser step
+#: (see :func:`wideshot.training.make_scheduler`).
+SCHEDULES: tuple[str, ...] = ("cosine", "onecycle")
+
+#: Validation measures that pick ``best.pt`` (lower is better).
+SELECTION_MEASURES: tuple[str, ...] = ("mean-error", "loss")
+
+
+@dataclass(frozen=True)
+class TrainingDefaults:
+    """Defaults of the :class:`wideshot.training.TrainingConfig` fields that have one to show
+    (``wideshot train --help``); the fields mean the same as there."""
+
+    model: str = "compact-resnet"
+    epochs: int = 20
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    schedule: str = "cosine"
+    loss: str = "mse"
+    augment: str = "experiment"
+    grad_clip: float = 1.0
+    seed: int = 0
+    select_by: str = "mean-error"
+    classification_weight: float = 0.1
+
+
+#: The defaults of a training run.
+TRAINING_DEFAULTS = TrainingDefaults()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import fields
 from pathlib import Path
 
 HELP = """Train a network that reads (quaternion, radius) from one diffraction image, or, with
@@ -45,16 +44,16 @@ def _model_option(text: str) -> tuple[str, object]:
 
 
 def add_parser(subparsers) -> None:
-    from wideshot.data.augment import AUGMENTATIONS
-    from wideshot.models import LOSSES, MODELS
-    from wideshot.training import (
+    from wideshot.choices import (
+        AUGMENTATION_NAMES,
+        LOSS_NAMES,
+        MODEL_NAMES,
         NO_AUGMENTATION,
         SCHEDULES,
         SELECTION_MEASURES,
-        TrainingConfig,
+        TRAINING_DEFAULTS,
     )
 
-    default = {item.name: item.default for item in fields(TrainingConfig)}
     parser = subparsers.add_parser("train", help=SUMMARY,
                                    description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -68,11 +67,11 @@ def add_parser(subparsers) -> None:
                       help="use only the first N images of each set (quick runs)")
     data.add_argument("--augment", metavar="NAME",
                       help=f"on-the-fly augmentation of the training batches: "
-                           f"{', '.join(AUGMENTATIONS)}, or {NO_AUGMENTATION} "
-                           f"(default {default['augment']})")
+                           f"{', '.join(AUGMENTATION_NAMES)}, or {NO_AUGMENTATION} "
+                           f"(default {TRAINING_DEFAULTS.augment})")
     run = parser.add_argument_group("network and optimisation")
     run.add_argument("--model", metavar="NAME",
-                     help=f"network: {', '.join(MODELS)} (default {default['model']})")
+                     help=f"network: {', '.join(MODEL_NAMES)} (default {TRAINING_DEFAULTS.model})")
     run.add_argument("--model-option", type=_model_option, action="append", metavar="KEY=VALUE",
                      dest="model_options",
                      help="architecture override, repeatable: width=16, depth=[2,2,2,2], "
@@ -82,32 +81,32 @@ def add_parser(subparsers) -> None:
                           "(sets the model option shapes; default the icosahedron alone)")
     run.add_argument("--classification-weight", type=float, metavar="W",
                      help="weight of the family cross-entropy in the loss (default "
-                          f"{default['classification_weight']:g})")
-    run.add_argument("--epochs", type=int, help=f"epochs (default {default['epochs']})")
+                          f"{TRAINING_DEFAULTS.classification_weight:g})")
+    run.add_argument("--epochs", type=int, help=f"epochs (default {TRAINING_DEFAULTS.epochs})")
     run.add_argument("--batch-size", type=int,
-                     help=f"images per step and process (default {default['batch_size']})")
+                     help=f"images per step and process (default {TRAINING_DEFAULTS.batch_size})")
     run.add_argument("--lr", type=float,
-                     help=f"peak learning rate of AdamW (default {default['lr']:g})")
+                     help=f"peak learning rate of AdamW (default {TRAINING_DEFAULTS.lr:g})")
     run.add_argument("--weight-decay", type=float,
-                     help=f"AdamW weight decay (default {default['weight_decay']:g})")
+                     help=f"AdamW weight decay (default {TRAINING_DEFAULTS.weight_decay:g})")
     run.add_argument("--schedule", choices=SCHEDULES,
-                     help=f"learning-rate schedule (default {default['schedule']})")
-    run.add_argument("--loss", choices=sorted(LOSSES),
+                     help=f"learning-rate schedule (default {TRAINING_DEFAULTS.schedule})")
+    run.add_argument("--loss", choices=sorted(LOSS_NAMES),
                      help=f"training loss: mse (the paper's) or symmetric (the same for every "
-                          f"symmetric twin of the label); default {default['loss']}")
+                          f"symmetric twin of the label); default {TRAINING_DEFAULTS.loss}")
     run.add_argument("--grad-clip", type=float, metavar="NORM",
                      help=f"largest gradient norm, 0 = no clipping "
-                          f"(default {default['grad_clip']:g})")
+                          f"(default {TRAINING_DEFAULTS.grad_clip:g})")
     run.add_argument("--select-by", choices=SELECTION_MEASURES,
                      help="validation measure that picks best.pt: median mean relative error "
-                          f"or loss (default {default['select_by']})")
+                          f"or loss (default {TRAINING_DEFAULTS.select_by})")
     run.add_argument("--init-from", metavar="RUN_DIR|MODEL",
                      help="start from the best weights of another run, or a shipped model, of "
                           "the same backbone (fine-tuning; fresh optimiser and schedule; output "
                           "rows of families both know are copied)")
     run.add_argument("--seed", type=int,
                      help=f"seed of weights, data order and augmentation "
-                          f"(default {default['seed']})")
+                          f"(default {TRAINING_DEFAULTS.seed})")
     folder = parser.add_argument_group("run folder and execution")
     folder.add_argument("--out", type=Path, required=True, metavar="RUN_DIR",
                         help="run folder (config.json, best.pt, last.pt, metrics.csv/json)")

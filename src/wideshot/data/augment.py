@@ -1004,6 +1004,8 @@ def experiment_or_clean(clean_fraction: float = 0.5) -> RandomChoice:
 # --------------------------------------------------------------------------------------------
 
 #: Augmentations by name, each a callable (keyword arguments → filter) with default ranges.
+#: The names are :data:`wideshot.choices.AUGMENTATION_NAMES` (the command line offers them
+#: without torch; a test keeps the two equal).
 AUGMENTATIONS: dict[str, Callable[..., Augmentation]] = {
     "identity": Identity,
     "noise": UniformNoise,

@@ -70,7 +70,9 @@ def symmetric_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     return ((chordal_squared + radius_squared) / NUM_TARGETS).mean()
 
 
-#: Losses by name (``make_loss``, training configurations).
+#: Losses by name (``make_loss``, training configurations). The names are
+#: :data:`wideshot.choices.LOSS_NAMES` (the command line offers them without torch; a test keeps
+#: the two equal).
 LOSSES: dict[str, Loss] = {"mse": mse_loss, "symmetric": symmetric_loss}
 
 

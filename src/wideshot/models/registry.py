@@ -16,6 +16,8 @@ from wideshot.models.experts import expert_override
 from wideshot.models.resnet import compact_resnet, paper_resnet34
 
 #: Model builders by name; each accepts :class:`~wideshot.models.resnet.ResNet` keyword overrides.
+#: The names are :data:`wideshot.choices.MODEL_NAMES` (the command line offers them without
+#: torch; a test keeps the two equal).
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "paper-resnet34": paper_resnet34,
     "compact-resnet": compact_resnet,

@@ -22,17 +22,14 @@ from pathlib import Path
 
 import torch
 
+from wideshot.choices import (  # the choices are defined there, free of torch, for the CLI
+    NO_AUGMENTATION,
+    SCHEDULES,
+    SELECTION_MEASURES,
+    TRAINING_DEFAULTS,
+)
 from wideshot.data.augment import make_augmentation
 from wideshot.models import LOSSES, MODELS, available_models
-
-#: Learning-rate schedules, stepped once per optimiser step (see :func:`make_scheduler`).
-SCHEDULES = ("cosine", "onecycle")
-
-#: Validation measures that pick ``best.pt`` (lower is better).
-SELECTION_MEASURES = ("mean-error", "loss")
-
-#: ``augment`` value that trains on the clean simulated images.
-NO_AUGMENTATION = "none"
 
 
 @dataclass(frozen=True)
@@ -96,21 +93,21 @@ class TrainingConfig:
 
     train: str
     val: str | None = None
-    model: str = "compact-resnet"
+    model: str = TRAINING_DEFAULTS.model
     model_options: dict = field(default_factory=dict)
-    epochs: int = 20
-    batch_size: int = 64
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    schedule: str = "cosine"
-    loss: str = "mse"
-    augment: str = "experiment"
-    grad_clip: float = 1.0
-    seed: int = 0
+    epochs: int = TRAINING_DEFAULTS.epochs
+    batch_size: int = TRAINING_DEFAULTS.batch_size
+    lr: float = TRAINING_DEFAULTS.lr
+    weight_decay: float = TRAINING_DEFAULTS.weight_decay
+    schedule: str = TRAINING_DEFAULTS.schedule
+    loss: str = TRAINING_DEFAULTS.loss
+    augment: str = TRAINING_DEFAULTS.augment
+    grad_clip: float = TRAINING_DEFAULTS.grad_clip
+    seed: int = TRAINING_DEFAULTS.seed
     limit: int | None = None
-    select_by: str = "mean-error"
+    select_by: str = TRAINING_DEFAULTS.select_by
     init_from: str | None = None
-    classification_weight: float = 0.1
+    classification_weight: float = TRAINING_DEFAULTS.classification_weight
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "train", str(Path(self.train).resolve()))
