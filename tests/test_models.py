@@ -117,7 +117,7 @@ def test_unknown_names_are_rejected_with_the_valid_ones():
         create_model("compact-resnet", normalization="layer")
     with pytest.raises(ValueError, match="symmetric"):
         make_loss("l1")
-    assert set(MODELS) == {"paper-resnet34", "compact-resnet"}
+    assert set(MODELS) == {"paper-resnet34", "compact-resnet", "expert-override"}
     assert set(LOSSES) == {"mse", "symmetric"}
 
 

@@ -236,10 +236,26 @@ def test_shipped_default_model_reads_simulated_particles(images):
     assert np.all(np.isfinite(result["radius_nm"])) and np.all(np.isfinite(result["quaternion"]))
     assert np.all((result["radius_nm"] > 20) & (result["radius_nm"] < 175))
     np.testing.assert_allclose(np.linalg.norm(result["quaternion"], axis=1), 1.0, rtol=1e-9)
-    np.testing.assert_allclose(canonical(result["quaternion"]), result["quaternion"],
-                               atol=1e-12)
+    for quaternion, shape in zip(result["quaternion"], result["shape"], strict=True):
+        np.testing.assert_allclose(canonical(quaternion, shape=shape), quaternion, atol=1e-12)
     _, card = load_shipped_model("default")
     assert card["architecture"]["name"] and card["recipe"]["command"].startswith("wideshot")
+
+
+@pytest.mark.skipif("default" not in available_models(), reason="no shipped default model")
+def test_the_default_names_every_family_and_the_paper_network_stays_available():
+    from wideshot.geometry import SHAPE_NAMES
+    from wideshot.models.inference import layout_of
+
+    network, card = load_shipped_model("default")
+    assert layout_of(network).shapes == SHAPE_NAMES
+    assert card["targets"]["shapes"] == list(SHAPE_NAMES)  # machine-readable head layout
+    assert [family["group"] for family in card["targets"]["families"]] == [
+        "I", "D5", "O", "D3", "SO(3)"]
+    assert card["weights"]["bytes"] <= shipped.MAX_WEIGHTS_BYTES
+    paper, paper_card = load_shipped_model("icosahedron")
+    assert layout_of(paper).shapes == ("icosahedron",)
+    assert paper_card["architecture"] == {"name": "compact-resnet", "options": {"width": 16}}
 
 
 def test_reconstruct_without_the_quality_check_gives_the_same_answers(run_dir, weights_dir,
