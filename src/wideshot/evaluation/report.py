@@ -295,7 +295,7 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    parts = []
+    parts, kept = [], []
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     with tqdm(total=len(dataset), unit="img", desc=Path(data).name, file=sys.stderr,
               disable=not progress, dynamic_ncols=True) as bar:
@@ -304,20 +304,31 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
             if augmentation is not None:
                 images = _augmented(images, dataset.rows[start:start + len(images)],
                                     augmentation, seed)
+                # The chain's floor and noise can leave a small particle's frame empty: such a
+                # frame has no answer (reconstruct reports it failed) and is left out here.
+                signal = images.flatten(1).amax(1) > 0
+                kept.append(start + np.flatnonzero(signal.numpy()))
+                images = images[signal]
+            else:
+                kept.append(start + np.arange(len(images)))
             check_images(images, first_index=start)
-            parts.append(predict(model, images, device, batch_size, views=views))
+            if len(images):
+                parts.append(predict(model, images, device, batch_size, views=views))
             bar.update(len(images))
+    kept = np.concatenate(kept)
     labels = _concatenate(parts, layout)
-    codes = dataset.labels[SHAPE]
-    true_quaternion, true_radius_nm = dataset.labels[QUATERNION], dataset.labels[RADIUS]
-    true_parameter = dataset.labels[SHAPE_PARAMETER]
+    codes = dataset.labels[SHAPE][kept]
+    true_quaternion = dataset.labels[QUATERNION][kept]
+    true_radius_nm = dataset.labels[RADIUS][kept]
+    true_parameter = dataset.labels[SHAPE_PARAMETER][kept]
     true_index = layout.index_of_codes(codes)
     tables = family_error_tables(labels, codes, true_quaternion, true_radius_nm,
                                  true_parameter, layout.radius_range_nm)
-    errors = per_image_errors(tables, len(dataset))
+    errors = per_image_errors(tables, len(kept))
 
     summary = {
-        "n_images": len(dataset),
+        "n_images": len(kept),
+        "n_without_signal": len(dataset) - len(kept),
         "model": model_description or {"name": type(model).__name__},
         "data": str(Path(data).resolve()),
         "augmentation": augmentation or "none",
@@ -335,7 +346,7 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
     named = labels.pick(labels.best())
     components = ("w", "x", "y", "z")
     _write_predictions(out_dir / PREDICTIONS_FILE, {
-        "row": dataset.rows,
+        "row": dataset.rows[kept],
         **{f"true_{name}": true_quaternion[:, index] for index, name in enumerate(components)},
         "true_radius_nm": true_radius_nm,
         **{f"predicted_{name}": answer["quaternion"][:, index]
@@ -351,7 +362,7 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
         PARAMETER_MEASURE: errors[PARAMETER_MEASURE],
     })
 
-    title = (f"{Path(data).name}, {len(dataset)} images"
+    title = (f"{Path(data).name}, {len(kept)} images"
              + (f", augmentation {augmentation}" if augmentation else "")
              + (f", {views} views averaged" if views > 1 else ", network alone (1 view)"))
     relative, misorientation, radius_error, versus_radius = (out_dir / name

@@ -169,14 +169,18 @@ def shared_corners(corners: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray
         Number of distinct corners of each item.
     """
     batch, n_tri = weights.shape
-    tolerance = 1e-9 * (np.abs(corners[..., :3]).max() + 1e-30)
     side = np.broadcast_to((weights < 0)[:, :, None, None], corners.shape[:3] + (1,))
-    keys = np.concatenate([side, np.round(corners[..., :2] / tolerance)], axis=-1)
     point_sets = []
     triangles = np.zeros((batch, n_tri, 3), dtype=np.int64)
     for item in range(batch):
         used = weights[item] != 0
-        _, first, inverse = np.unique(keys[item, used].reshape(-1, 3), axis=0,
+        # The tolerance scales with this item's own used corners: unused overlay cells of
+        # nearly parallel faces can hold corners ~1e14 nm away, and a tolerance taken over
+        # them (or over other items) merged every corner of every item into one.
+        tolerance = 1e-9 * (np.abs(corners[item, used, :, :3]).max(initial=0.0) + 1e-30)
+        keys = np.concatenate([side[item, used], np.round(corners[item, used, :, :2]
+                                                          / tolerance)], axis=-1)
+        _, first, inverse = np.unique(keys.reshape(-1, 3), axis=0,
                                       return_index=True, return_inverse=True)
         point_sets.append(corners[item, used].reshape(-1, 4)[first])
         triangles[item, used] = inverse.reshape(-1, 3)
