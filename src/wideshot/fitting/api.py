@@ -133,8 +133,8 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
                       network_shape_parameter=network_parameter)
     conditions = conditions or Conditions()
     simulation.update(config=conditions.config, material=conditions.material)
-    for index in tqdm(range(len(images)), desc=f"fit ({method})", unit="image", file=sys.stderr,
-                      disable=not progress):
+    for index in tqdm(range(len(images)), desc=f"fit ({method}, {family.name})", unit="image",
+                      file=sys.stderr, disable=not progress):
         rng = np.random.default_rng([seed, index])
         if method == "mcs":
             found = monte_carlo_simplex(images[index], valid[index], starts=starts,

@@ -34,7 +34,8 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
                 refine: bool = False, max_misfit: float | None = None, seed: int = 0,
                 starts: int | None = None, iterations: int | None = None,
                 views: int = DEFAULT_VIEWS, check: bool = True,
-                conditions: Conditions | None = None, candidates: int = 2) -> dict:
+                conditions: Conditions | None = None, candidates: int = 2,
+                progress: bool = False) -> dict:
     """Shape family, size, orientation and shape parameter of the particle in each image,
     with a quality check.
 
@@ -87,6 +88,8 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         was trained under (its card or training data; SPEC's for a bare network).
     candidates : int
         Most families refined per image with ``refine``.
+    progress : bool
+        Progress bars (frames, rate, ETA) of the refinement, one per candidate family.
 
     Returns
     -------
@@ -145,7 +148,8 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     if refine:
         result.update(_refine_candidates(images, valid, network, labels, candidates,
                                          simulation_device, conditions, views=views, seed=seed,
-                                         starts=starts, iterations=iterations))
+                                         starts=starts, iterations=iterations,
+                                         progress=progress))
     elif check:
         result["misfit"] = answer_misfit(images, valid, result["radius_nm"],
                                          result["quaternion"], shape=result["shape"],

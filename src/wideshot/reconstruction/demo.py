@@ -29,14 +29,15 @@ DEMO_SEED = 2024
 
 
 def run_demo(out_dir: str | os.PathLike, *, n_simulated: int = 4, seed: int = DEMO_SEED,
-             model=DEFAULT_MODEL, device=None, refine: bool = True) -> list[dict]:
+             model=DEFAULT_MODEL, device=None, refine: bool = True,
+             progress: bool = True) -> list[dict]:
     """Reconstruct the demo images into ``out_dir``; one table row per image.
 
     The eight Barke et al. frames and ``n_simulated`` simulated particles of the families the
     model knows (with the "experiment" detector defects) are reconstructed together. Writes
     ``demo_experimental.png`` and ``demo_simulated.png`` (Figure 5: image | particle of the
     family found | re-simulation) and ``demo.json`` (the rows and how many Barke frames got
-    Barke et al.'s family).
+    Barke et al.'s family). ``progress`` shows a bar per refined family on stderr.
 
     Returns
     -------
@@ -66,7 +67,8 @@ def run_demo(out_dir: str | os.PathLike, *, n_simulated: int = 4, seed: int = DE
             simulated[SHAPE_PARAMETER], strict=True)]
 
     result = reconstruct(images, valid=valid, model=network, device=device, refine=refine,
-                         seed=seed, conditions=model_conditions(description))
+                         seed=seed, conditions=model_conditions(description),
+                         progress=progress)
     network_answer = {key: result.get(f"network_{key}", result[key])
                       for key in ("shape", "radius_nm", "quaternion")}
     resimulated = simulate(result["radius_nm"], result["quaternion"], shape=result["shape"],
