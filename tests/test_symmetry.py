@@ -162,9 +162,9 @@ def test_predict_views_average_back_in_the_original_frame(particles):
         targets.append(labels_to_targets(moved, torch.as_tensor(radius_nm)))
     network = _FixedAnswer(torch.cat(views), torch.cat(targets).float())
     for count in VIEW_SETS:
-        predicted, predicted_radius_nm = predict(network, images, views=count)
-        assert np.all(misorientation_deg(predicted, quaternion) < 0.01)
-        assert np.allclose(predicted_radius_nm, radius_nm, atol=1e-3)
+        labels = predict(network, images, views=count)
+        assert np.all(misorientation_deg(labels.quaternion[:, 0], quaternion) < 0.01)
+        assert np.allclose(labels.radius_nm[:, 0], radius_nm, atol=1e-3)
 
 
 def test_predict_views_reject_unknown_counts():
