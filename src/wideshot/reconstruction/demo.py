@@ -66,7 +66,7 @@ def run_demo(out_dir: str | os.PathLike, *, n_simulated: int = 4, seed: int = DE
             simulated[RADIUS], simulated[QUATERNION], simulated[SHAPE],
             simulated[SHAPE_PARAMETER], strict=True)]
 
-    result = reconstruct(images, valid=valid, model=network, device=device, refine=refine,
+    result = reconstruct(images, valid=valid, model=model, device=device, refine=refine,
                          seed=seed, conditions=model_conditions(description),
                          progress=progress)
     network_answer = {key: result.get(f"network_{key}", result[key])
@@ -125,12 +125,13 @@ def format_table(rows: list[dict]) -> str:
     def number(value, digits=1):
         return "—" if value is None else f"{value:.{digits}f}"
 
-    lines = [(f"{'image':<14}{'expected':<21}{'found':<21}{'p':>5}{'true R':>8}{'net R':>8}"
-              f"{'fit R':>8}{'err':>7}{'misfit':>8}  status"),
-             f"{'':<14}{'':<21}{'':<21}{'':>5}{'(nm)':>8}{'(nm)':>8}{'(nm)':>8}{'(deg)':>7}"]
+    lines = [(f"{'image':<14}{'expected':<21}{'network':<21}{'found':<23}{'p':>5}{'true R':>8}"
+              f"{'net R':>8}{'fit R':>8}{'err':>7}{'misfit':>8}  status"),
+             f"{'':<79}{'':>5}{'(nm)':>8}{'(nm)':>8}{'(nm)':>8}{'(deg)':>7}"]
     for row in rows:
         found = row["shape"] + ("" if row["match"] else " ✗")
-        lines.append(f"{row['image']:<14}{row['expected_shape']:<21}{found:<21}"
+        lines.append(f"{row['image']:<14}{row['expected_shape']:<21}{row['network_shape']:<21}"
+                     f"{found:<23}"
                      f"{row['shape_probability']:>5.2f}{number(row['truth_radius_nm']):>8}"
                      f"{number(row['network_radius_nm']):>8}{number(row['radius_nm']):>8}"
                      f"{number(row['error_deg'], 2):>7}{number(row['misfit'], 3):>8}  "
