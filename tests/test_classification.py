@@ -125,6 +125,11 @@ def test_an_expert_replaces_its_familys_block():
     torch.testing.assert_close(folded(images), outputs, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="base network knows"):
         create_model("expert-override", base=base, experts={"decahedron": expert})
+    # Where the base rules the family out (< 1 %), the expert is not run: its block stays.
+    with torch.no_grad():
+        model.base.fc.bias[0] += 30.0  # the sphere's logit
+        outputs, alone = model(images), model.base(images)
+    torch.testing.assert_close(outputs, alone)
 
 
 def test_views_average_the_family_probabilities():

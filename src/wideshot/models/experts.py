@@ -3,7 +3,9 @@
 :class:`ExpertOverride` runs a network that knows several shape families (class logits plus a
 block of targets per family, :class:`~wideshot.models.layout.TargetLayout`) and, for each
 family that has an *expert* — a network trained long on that family alone — replaces that
-family's block by the expert's answer. Its outputs have the base network's layout, so
+family's block by the expert's answer, on the frames where the base network gives the family
+at least 1 % (elsewhere the block cannot become an answer or a refinement's candidate, and the
+expert's cost is saved). Its outputs have the base network's layout, so
 prediction, views, refinement and evaluation treat it like any network. It exists because a
 network trained for hours on icosahedra alone reads them more precisely than a shared
 backbone trained briefly on five families (model card of the default model: the numbers).
@@ -22,6 +24,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+#: A frame's block of a family comes from the family's expert when the base network gives the
+#: family at least this probability (the floor of the refinement's candidates).
+EXPERT_MIN_PROBABILITY = 0.01
+
 
 class ExpertOverride(nn.Module):
     """Base network's outputs with the blocks of some families taken from expert networks.
@@ -38,7 +44,7 @@ class ExpertOverride(nn.Module):
     Notes
     -----
     Input ``(B, 1, H, W)``, output ``(B, T)`` in the base network's layout. Costs one forward
-    pass of the base and one of each expert.
+    pass of the base, and of each expert on the frames its family may explain.
     """
 
     def __init__(self, base: dict, experts: dict[str, dict]):
@@ -48,7 +54,7 @@ class ExpertOverride(nn.Module):
         self.base = create_model(base["name"], **base.get("options", {}))
         self.target_layout = self.base.target_layout
         self.experts = nn.ModuleDict()
-        columns = []
+        self._columns = {}
         for family, architecture in experts.items():
             if family not in self.target_layout.shapes:
                 raise ValueError(f"expert for {family!r}: the base network knows "
@@ -57,26 +63,28 @@ class ExpertOverride(nn.Module):
             if family not in expert.target_layout.shapes:
                 raise ValueError(f"the expert for {family!r} does not know that family")
             self.experts[family] = expert
-            source = expert.target_layout.block(family)
-            columns.append((self.target_layout.block(family), source))
-        # Output pieces in order: (module key or None for the base, first, stop).
-        self._pieces = []
-        position = 0
-        for (target, source), family in sorted(zip(columns, experts), key=lambda c: c[0][0].start):
-            if target.start > position:
-                self._pieces.append((None, position, target.start))
-            self._pieces.append((family, source.start, source.stop))
-            position = target.stop
-        if position < self.target_layout.num_outputs:
-            self._pieces.append((None, position, self.target_layout.num_outputs))
+            self._columns[family] = (self.target_layout.block(family),
+                                     expert.target_layout.block(family))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """Outputs ``(B, T)`` of images ``(B, 1, H, W)``: the base's, with the experts'
-        blocks in place of their families'."""
+        blocks in place of their families' for the frames where the base gives the family at
+        least :data:`EXPERT_MIN_PROBABILITY` (the others keep the base's block: no candidate
+        of a refinement, and the expert's cost is spent only where it can matter)."""
         base = self.base(images)
-        answers = {family: expert(images) for family, expert in self.experts.items()}
-        return torch.cat([(base if key is None else answers[key])[:, start:stop]
-                          for key, start, stop in self._pieces], dim=1)
+        layout = self.target_layout
+        probability = (torch.softmax(base[:, :layout.num_logits].float(), dim=1)
+                       if layout.classifies else None)
+        out = base.clone()
+        for family, expert in self.experts.items():
+            block, source = self._columns[family]
+            rows = (torch.arange(len(images), device=images.device) if probability is None
+                    else (probability[:, layout.shapes.index(family)]
+                          >= EXPERT_MIN_PROBABILITY).nonzero()[:, 0])
+            if len(rows):
+                out[rows, block.start:block.stop] = expert(images[rows])[
+                    :, source.start:source.stop].to(out.dtype)
+        return out
 
 
 def expert_override(**options) -> ExpertOverride:

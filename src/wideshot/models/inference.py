@@ -73,6 +73,14 @@ def fold_batch_norm(model: nn.Module) -> nn.Module:
     torch.nn.Module
         Maps the same inputs to the same outputs.
     """
+    from wideshot.models.experts import ExpertOverride
+
+    if isinstance(model, ExpertOverride):  # its forward picks frames: fold the parts
+        folded = copy.deepcopy(model).eval()
+        folded.base = fold_batch_norm(folded.base)
+        for family in folded.experts:
+            folded.experts[family] = fold_batch_norm(folded.experts[family])
+        return folded
     folded = fuse(copy.deepcopy(model).eval(), inplace=True)
     folded.target_layout = layout_of(model)
     return folded
