@@ -210,3 +210,31 @@ def test_temperature_scaling_is_folded_into_the_logit_rows():
     assert averaged_probabilities(confident, temperature)[0, 0] == pytest.approx(0.75, abs=1e-3)
     with pytest.raises(ValueError, match="positive"):
         scale_logits(model, 0.0)
+
+
+def test_reconstruction_files_name_the_family_after_the_old_columns(tmp_path):
+    """CSV and JSON rows gain shape, shape_probability and shape_parameter after the columns
+    of the icosahedron-only version, which keep their names and order."""
+    import csv
+    import json
+
+    from wideshot.reconstruction.pipeline import COLUMNS, reconstruct_files
+
+    old = ["source", "frame", "dataset", "status", "radius_nm", "w", "x", "y", "z", "misfit",
+           "reason"]
+    assert list(COLUMNS[:len(old)]) == old
+    decahedron_q = shape_family("decahedron").group.uniform(1, np.random.default_rng(5))[0]
+    images = wideshot.simulate([80.0, 100.0], np.stack([decahedron_q, [1.0, 0, 0, 0]]),
+                               shape=["decahedron", "icosahedron"],
+                               shape_parameter=[0.9, float("nan")])
+    np.save(tmp_path / "frames.npy", images)
+    reconstruct_files([tmp_path / "frames.npy"], tmp_path / "out", panels=1, progress=False)
+    with open(tmp_path / "out" / "reconstruction.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == list(COLUMNS)
+    assert [row["shape"] for row in rows] == ["decahedron", "icosahedron"]
+    assert 0.4 <= float(rows[0]["shape_parameter"]) <= 1.6 and rows[1]["shape_parameter"] == ""
+    assert all(0.5 < float(row["shape_probability"]) <= 1.0 for row in rows)
+    frames = json.loads((tmp_path / "out" / "reconstruction.json").read_text())["frames"]
+    assert [frame["shape"] for frame in frames] == ["decahedron", "icosahedron"]
+    assert frames[1]["shape_parameter"] is None
