@@ -74,7 +74,7 @@ from wideshot.evaluation.figures import (
 )
 from wideshot.geometry import shape_family
 from wideshot.models.inference import DEFAULT_VIEWS, check_images, layout_of, predict
-from wideshot.models.layout import FamilyLabels, TargetLayout
+from wideshot.models.layout import FamilyLabels
 from wideshot.models.metrics import family_error_tables, summarize
 
 #: Measures of the summary, in their reported unit: name → (key of ``error_table``, factor).
@@ -209,13 +209,6 @@ def _augmented(images: torch.Tensor, rows: np.ndarray, name: str, seed: int) -> 
                       for image, row in zip(images, rows)])
 
 
-def _concatenate(parts: list[FamilyLabels], layout: TargetLayout) -> FamilyLabels:
-    """One FamilyLabels of the batches' answers, in order."""
-    return FamilyLabels(layout.shapes, *(np.concatenate([getattr(part, key) for part in parts])
-                                         for key in ("probability", "quaternion", "radius_nm",
-                                                     "shape_parameter")))
-
-
 def _write_predictions(path: Path, columns: dict[str, np.ndarray | list]) -> None:
     """CSV of named columns (B,): integers and names as they are, floats to 6 digits."""
     def text(value) -> str:
@@ -316,7 +309,7 @@ def evaluate(model: nn.Module, data: str | os.PathLike, out_dir: str | os.PathLi
                 parts.append(predict(model, images, device, batch_size, views=views))
             bar.update(len(images))
     kept = np.concatenate(kept)
-    labels = _concatenate(parts, layout)
+    labels = FamilyLabels.concatenate(layout.shapes, parts)
     codes = dataset.labels[SHAPE][kept]
     true_quaternion = dataset.labels[QUATERNION][kept]
     true_radius_nm = dataset.labels[RADIUS][kept]

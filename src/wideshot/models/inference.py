@@ -260,11 +260,7 @@ def predict(model: nn.Module, images, device: str | torch.device | None = None,
         stacked = torch.cat([transform_images(chunk, name) for name in names])
         outputs = _network_outputs(model, stacked, layout, device, batch_size=len(stacked))
         parts.append(_average_views(layout.decode(outputs), names, len(chunk)))
-    if not parts:
-        return layout.decode(np.empty((0, layout.num_outputs)))
-    return FamilyLabels(layout.shapes, *(np.concatenate([getattr(part, key) for part in parts])
-                                         for key in ("probability", "quaternion", "radius_nm",
-                                                     "shape_parameter")))
+    return FamilyLabels.concatenate(layout.shapes, parts)
 
 
 def _average_views(labels: FamilyLabels, names: tuple[str, ...], n: int) -> FamilyLabels:

@@ -66,6 +66,18 @@ class FamilyLabels:
     def __len__(self) -> int:
         return len(self.probability)
 
+    @classmethod
+    def concatenate(cls, shapes: tuple[str, ...], parts: list[FamilyLabels]) -> FamilyLabels:
+        """The labels of consecutive batches ``parts`` (all of the families ``shapes``) as one;
+        empty arrays for no parts."""
+        n_families = len(shapes)
+        empty = (np.empty((0, n_families)), np.empty((0, n_families, 4)),
+                 np.empty((0, n_families)), np.empty((0, n_families)))
+        keys = ("probability", "quaternion", "radius_nm", "shape_parameter")
+        return cls(tuple(shapes), *(np.concatenate([getattr(part, key) for part in parts])
+                                    if parts else empty[index]
+                                    for index, key in enumerate(keys)))
+
     def best(self) -> np.ndarray:
         """Index (B,) of the most probable family of each frame."""
         return self.probability.argmax(-1)

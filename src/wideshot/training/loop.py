@@ -364,9 +364,9 @@ def _initial_weights(config: TrainingConfig, model: nn.Module) -> dict:
         weights = load_checkpoint(Path(config.init_from) / BEST_CHECKPOINT)["model"]
         source_layout = layout_for(read_config(config.init_from).model_options.get("shapes"))
     else:
-        network, card = load_shipped_model(config.init_from)
+        network, _ = load_shipped_model(config.init_from)
         weights = network.state_dict()
-        source_layout = layout_for(card["architecture"].get("options", {}).get("shapes"))
+        source_layout = layout_of(network)
     expected = model.state_dict()
     head = {"fc.weight", "fc.bias"}
     mismatched = sorted((set(weights) ^ set(expected)) - head) + sorted(
