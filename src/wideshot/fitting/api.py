@@ -19,7 +19,7 @@ from torch import nn
 from tqdm import tqdm
 
 from wideshot.config import DEFAULT_CONFIG
-from wideshot.fitting.search import monte_carlo_simplex, refine_guess
+from wideshot.fitting.search import monte_carlo_simplex, polish_on_counts, refine_guess
 from wideshot.models.inference import (
     DEFAULT_VIEWS,
     check_images,
@@ -43,7 +43,7 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         device: str | torch.device | None = None,
         model: str | os.PathLike | nn.Module = DEFAULT_MODEL, views: int = DEFAULT_VIEWS,
         conditions: Conditions | None = None, shape: str = DEFAULT_SHAPE,
-        progress: bool = False) -> dict:
+        counts=None, progress: bool = False) -> dict:
     """Fit the particle of one shape family whose simulated pattern best explains each image.
 
     The misfit (:func:`~wideshot.fitting.misfit.pattern_misfit`) is the fraction of an image's
@@ -79,6 +79,11 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         Shape family fitted (default the icosahedron). Its parameter, if it has one, is fitted
         too (the MCS starts from parameters uniform over its range). The hybrid starts from the
         network's answer for that family, so the network must know it.
+    counts : sequence of B CountsFrame, optional
+        The photon counts behind each image (:class:`~wideshot.fitting.counts.CountsFrame`):
+        each fit of the log image is finished on them by Fisher scoring of their Poisson
+        likelihood at the detector's own pixels (:func:`~wideshot.fitting.search.polish_on_counts`);
+        ``misfit`` then holds the deviance.
     progress : bool
         Show a progress bar over the images.
 
@@ -87,7 +92,8 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
     dict
         ``radius_nm`` (B,) float64; ``quaternion`` (B, 4) canonical; ``misfit`` (B,) in [0, 1];
         ``n_simulations`` (B,) int — patterns simulated for each image; ``method``;
-        ``shape`` (str) and ``shape_parameter`` (B,) (NaN for a family without one); and for
+        ``shape`` (str) and ``shape_parameter`` (B,) (NaN for a family without one);
+        ``converged`` (B,) bool — the refinement met its tolerance (the MCS: always); and for
         the hybrid ``network_radius_nm`` (B,), ``network_quaternion`` (B, 4),
         ``network_shape_parameter`` (B,), its starting point.
 
@@ -111,13 +117,15 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         images = images[None]
     images = check_images(images, size).numpy()
     valid = check_valid(valid, images.shape)
+    if counts is not None and len(counts) != len(images):
+        raise ValueError(f"{len(counts)} frames of counts for {len(images)} images")
     seed = np.random.SeedSequence().entropy if seed is None else seed
     simulation = {"device": device, "shape": family.name}
 
     result = {"radius_nm": np.zeros(len(images)), "quaternion": np.zeros((len(images), 4)),
               "misfit": np.zeros(len(images)), "n_simulations": np.zeros(len(images), int),
               "shape_parameter": np.full(len(images), np.nan), "shape": family.name,
-              "method": method}
+              "method": method, "converged": np.ones(len(images), dtype=bool)}
     if method == "hybrid":
         network, description = load_model(model, device)
         conditions = conditions or model_conditions(description)
@@ -148,10 +156,14 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
                                                   if family.has_parameter else None),
                                  candidates=starts,
                                  iterations=iterations, **simulation)
+        if counts is not None:
+            found = polish_on_counts(counts[index], found, shape=family.name,
+                                     material=conditions.material, device=device)
         result["radius_nm"][index] = found.radius_nm
         result["quaternion"][index] = found.quaternion
         result["misfit"][index] = found.misfit
         result["n_simulations"][index] = found.n_simulations
+        result["converged"][index] = found.converged
         if found.shape_parameter is not None:
             result["shape_parameter"][index] = found.shape_parameter
     return result

@@ -70,8 +70,76 @@ def parameters_to_particles(points: np.ndarray, anchors: np.ndarray
     return points[:, 0].copy(), quaternion_multiply(anchors, turn)
 
 
+class SearchObjective:
+    """What every forward-fit objective shares: the search space, the range check, the record.
+
+    A subclass sets ``anchors`` (S, 4), ``family``, ``dimensions``, ``record``, ``history``,
+    ``n_simulations`` and implements ``_score(radius_nm (M,), quaternion (M, 4),
+    shape_parameter (M,) or None) -> (M,)``, lower is better. ``value_tolerance`` is the
+    change of the objective below which a simplex counts as converged (None: the square of the
+    search's coordinate tolerance, right for values in [0, 1]).
+    """
+
+    value_tolerance: float | None = None
+
+    def misfit(self, radius_nm: np.ndarray, quaternion: np.ndarray,
+               shape_parameter: np.ndarray | None = None) -> np.ndarray:
+        """Objective (M,) of particles (M,), (M, 4) [, parameters (M,)]; +inf outside the
+        search range of R or the family's range of the parameter (not simulated)."""
+        low, high = SEARCH_RADIUS_NM
+        inside = (radius_nm >= low) & (radius_nm <= high)
+        if shape_parameter is not None:
+            shape_parameter = np.asarray(shape_parameter, dtype=np.float64)
+            lowest, highest = self.family.parameter_range
+            inside &= (shape_parameter >= lowest) & (shape_parameter <= highest)
+        values = np.full(len(radius_nm), np.inf)
+        if inside.any():
+            values[inside] = self._score(radius_nm[inside], quaternion[inside],
+                                         None if shape_parameter is None
+                                         else shape_parameter[inside])
+        return values
+
+    def __call__(self, points: np.ndarray, simplex_index: np.ndarray) -> np.ndarray:
+        """Objective of :func:`~wideshot.fitting.simplex.nelder_mead`: points (M, 4 or 5) →
+        (M,)."""
+        radius_nm, quaternion = parameters_to_particles(points, self.anchors[simplex_index])
+        values = self.misfit(radius_nm, quaternion,
+                             points[:, 4] if self.dimensions == 5 else None)
+        if self.record:
+            self.history.append((simplex_index.copy(), values, radius_nm, quaternion))
+        return values
+
+    def best_so_far(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Best particle after each simulation, with the starts run one after another.
+
+        The simplexes ran side by side, but they are independent: ordering the recorded
+        evaluations start by start gives exactly the sequence of a serial Monte-Carlo simplex,
+        as in the paper's Figure 4b.
+
+        Returns
+        -------
+        misfit : ndarray (E,)
+        radius_nm : ndarray (E,)
+        quaternion : ndarray (E, 4) canonical
+            Best so far after each of the E simulations.
+        """
+        if not self.history:
+            raise ValueError("nothing recorded: create the objective with record=True")
+        index, misfit, radius_nm, quaternion = (np.concatenate(parts) for parts in
+                                                zip(*self.history))
+        simulated = np.isfinite(misfit)
+        order = np.argsort(index[simulated], kind="stable")
+        misfit, radius_nm, quaternion = (values[simulated][order]
+                                         for values in (misfit, radius_nm, quaternion))
+        running = np.minimum.accumulate(misfit)
+        improved = np.r_[True, running[1:] < running[:-1]]
+        best = np.maximum.accumulate(np.where(improved, np.arange(len(misfit)), 0))
+        return running, radius_nm[best], self.family.group.canonical(quaternion[best])
+
+
+
 @dataclass
-class PatternObjective:
+class PatternObjective(SearchObjective):
     """Misfit of candidate particles to one measured image, counting every simulation.
 
     Parameters
@@ -150,60 +218,11 @@ class PatternObjective:
         return _log_intensity_at(radius_nm, quaternion, self._pixels, self.config, self.shape,
                                  shape_parameter)
 
-    def misfit(self, radius_nm: np.ndarray, quaternion: np.ndarray,
-               shape_parameter: np.ndarray | None = None) -> np.ndarray:
-        """:func:`pattern_misfit` (M,) of particles (M,), (M, 4) [, parameters (M,)]; +inf
-        outside the search range of R or the family's range of the parameter."""
-        low, high = SEARCH_RADIUS_NM
-        inside = (radius_nm >= low) & (radius_nm <= high)
-        if shape_parameter is not None:
-            shape_parameter = np.asarray(shape_parameter, dtype=np.float64)
-            lowest, highest = self.family.parameter_range
-            inside &= (shape_parameter >= lowest) & (shape_parameter <= highest)
-        values = np.full(len(radius_nm), np.inf)
-        if inside.any():
-            simulated = self.simulate_log_intensity(
-                radius_nm[inside], quaternion[inside],
-                None if shape_parameter is None else shape_parameter[inside])
-            values[inside] = pattern_misfit(self._observed, self._smoothed(simulated))
-        return values
-
-    def __call__(self, points: np.ndarray, simplex_index: np.ndarray) -> np.ndarray:
-        """Objective of :func:`~wideshot.fitting.simplex.nelder_mead`: points (M, 4 or 5) →
-        (M,)."""
-        radius_nm, quaternion = parameters_to_particles(points, self.anchors[simplex_index])
-        values = self.misfit(radius_nm, quaternion,
-                             points[:, 4] if self.dimensions == 5 else None)
-        if self.record:
-            self.history.append((simplex_index.copy(), values, radius_nm, quaternion))
-        return values
-
-    def best_so_far(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Best particle after each simulation, with the starts run one after another.
-
-        The simplexes ran side by side, but they are independent: ordering the recorded
-        evaluations start by start gives exactly the sequence of a serial Monte-Carlo simplex,
-        as in the paper's Figure 4b.
-
-        Returns
-        -------
-        misfit : ndarray (E,)
-        radius_nm : ndarray (E,)
-        quaternion : ndarray (E, 4) canonical
-            Best so far after each of the E simulations.
-        """
-        if not self.history:
-            raise ValueError("nothing recorded: create the objective with record=True")
-        index, misfit, radius_nm, quaternion = (np.concatenate(parts) for parts in
-                                                zip(*self.history))
-        simulated = np.isfinite(misfit)
-        order = np.argsort(index[simulated], kind="stable")
-        misfit, radius_nm, quaternion = (values[simulated][order]
-                                         for values in (misfit, radius_nm, quaternion))
-        running = np.minimum.accumulate(misfit)
-        improved = np.r_[True, running[1:] < running[:-1]]
-        best = np.maximum.accumulate(np.where(improved, np.arange(len(misfit)), 0))
-        return running, radius_nm[best], self.family.group.canonical(quaternion[best])
+    def _score(self, radius_nm: np.ndarray, quaternion: np.ndarray,
+               shape_parameter: np.ndarray | None) -> np.ndarray:
+        """:func:`pattern_misfit` (M,) of particles inside the search range."""
+        simulated = self.simulate_log_intensity(radius_nm, quaternion, shape_parameter)
+        return pattern_misfit(self._observed, self._smoothed(simulated))
 
 
 def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,

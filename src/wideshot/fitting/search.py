@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from wideshot.config import RADIUS_RANGE_NM
-from wideshot.fitting.objective import PatternObjective, parameters_to_particles
+from wideshot.fitting.counts import CountsFrame, CountsObjective
+from wideshot.fitting.objective import (
+    PatternObjective,
+    SearchObjective,
+    parameters_to_particles,
+)
+from wideshot.fitting.scoring import fisher_scoring
 from wideshot.fitting.simplex import axis_simplex, nelder_mead
 from wideshot.geometry import random_quaternions
 
@@ -40,21 +46,37 @@ class FitResult:
         :func:`~wideshot.fitting.misfit.pattern_misfit` of the answer (0 = perfect).
     n_simulations : int
         Every pattern simulated on the way.
-    objective : PatternObjective
+    objective : PatternObjective or CountsObjective
         The objective, with its recorded history if asked for.
     shape_parameter : float or None
         The family's parameter (None for a family without one).
+    converged : bool
+        The winning simplex met its tolerance before running out of iterations (always True
+        for the Monte-Carlo simplex, which runs its iterations without a tolerance).
     """
 
     radius_nm: float
     quaternion: np.ndarray
     misfit: float
     n_simulations: int
-    objective: PatternObjective
+    objective: SearchObjective
     shape_parameter: float | None = None
+    converged: bool = True
 
 
-def _run(objective: PatternObjective, radius_nm: np.ndarray, steps: tuple[float, float],
+def make_objective(data, valid, anchors: np.ndarray, *, record: bool = False,
+                   **simulation) -> SearchObjective:
+    """The objective of a measurement: a log image (with its valid pixels) or a
+    :class:`~wideshot.fitting.counts.CountsFrame` (``valid`` unused; its own pixels, config and
+    mask), with ``shape``, ``material``, ``device``, ``precision`` (and ``config``) of the
+    simulations."""
+    if isinstance(data, CountsFrame):
+        simulation.pop("config", None)  # the frame's detector has its own
+        return CountsObjective(data, anchors, record=record, **simulation)
+    return PatternObjective(data, valid, anchors, record=record, **simulation)
+
+
+def _run(objective: SearchObjective, radius_nm: np.ndarray, steps: tuple[float, float],
          iterations: int, tolerance: float, shape_parameter: np.ndarray | None = None,
          parameter_step: float = LOCAL_PARAMETER_STEP) -> FitResult:
     start = np.zeros((len(radius_nm), objective.dimensions))
@@ -67,8 +89,10 @@ def _run(objective: PatternObjective, radius_nm: np.ndarray, steps: tuple[float,
         start[:, 4] = shape_parameter
         step.append(parameter_step * (high - low))
     simplex = axis_simplex(start, np.array(step))
+    value_tolerance = (objective.value_tolerance if objective.value_tolerance is not None
+                       else tolerance**2)
     result = nelder_mead(objective, simplex, iterations, x_tolerance=tolerance,
-                         f_tolerance=tolerance**2 if tolerance else 0.0)
+                         f_tolerance=value_tolerance if tolerance else 0.0)
     best = int(np.argmin(result.values))
     radius, quaternion = parameters_to_particles(result.points[best:best + 1],
                                                  objective.anchors[best:best + 1])
@@ -77,7 +101,8 @@ def _run(objective: PatternObjective, radius_nm: np.ndarray, steps: tuple[float,
                      misfit=float(result.values[best]),
                      n_simulations=objective.n_simulations, objective=objective,
                      shape_parameter=(float(result.points[best, 4])
-                                      if objective.dimensions == 5 else None))
+                                      if objective.dimensions == 5 else None),
+                     converged=bool(not tolerance or result.iterations[best] < iterations))
 
 
 def monte_carlo_simplex(image: np.ndarray, valid: np.ndarray, *, starts: int = 50,
@@ -114,7 +139,7 @@ def monte_carlo_simplex(image: np.ndarray, valid: np.ndarray, *, starts: int = 5
     rng = np.random.default_rng(rng)
     radius_nm = rng.uniform(*radius_range_nm, starts)
     anchors = random_quaternions(starts, rng)
-    objective = PatternObjective(image, valid, anchors, record=record, **simulation)
+    objective = make_objective(image, valid, anchors, record=record, **simulation)
     parameters = (rng.uniform(*objective.family.parameter_range, starts)
                   if objective.dimensions == 5 else None)
     return _run(objective, radius_nm, steps, iterations, tolerance=0.0,
@@ -153,12 +178,12 @@ def refine(image: np.ndarray, valid: np.ndarray, radius_nm, quaternion, *,
     """
     radius_nm = np.atleast_1d(np.asarray(radius_nm, dtype=np.float64))
     anchors = np.atleast_2d(np.asarray(quaternion, dtype=np.float64))
-    objective = PatternObjective(image, valid, anchors, record=record, **simulation)
+    objective = make_objective(image, valid, anchors, record=record, **simulation)
     return _run(objective, radius_nm, steps, iterations, tolerance,
                 _starting_parameters(objective, shape_parameter, len(radius_nm)))
 
 
-def _starting_parameters(objective: PatternObjective, shape_parameter, count: int
+def _starting_parameters(objective: SearchObjective, shape_parameter, count: int
                          ) -> np.ndarray | None:
     """Starting shape parameters (count,), checked against the objective's family."""
     if objective.dimensions == 4:
@@ -195,8 +220,8 @@ def _scan_and_refine(image, valid, radius_nm: float, quaternion: np.ndarray,
     quaternion = np.asarray(quaternion, dtype=np.float64).reshape(1, 4)
     half_width, step = radius_scan_nm
     radii = radius_nm + np.arange(-half_width, half_width + step / 2, step)
-    objective = PatternObjective(image, valid, np.repeat(quaternion, candidates, axis=0),
-                                 record=record, **simulation)
+    objective = make_objective(image, valid, np.repeat(quaternion, candidates, axis=0),
+                               record=record, **simulation)
     parameters = _starting_parameters(objective, shape_parameter, len(radii))
     scan = objective.misfit(radii, np.repeat(quaternion, len(radii), axis=0), parameters)
     minima = [index for index in _local_minima(scan)[:candidates] if scan[index] < better_than]
@@ -206,6 +231,40 @@ def _scan_and_refine(image, valid, radius_nm: float, quaternion: np.ndarray,
     found = _run(objective, radii[minima], LOCAL_STEPS, iterations, tolerance,
                  None if parameters is None else parameters[minima])
     return found, found.n_simulations
+
+
+def polish_on_counts(frame: CountsFrame, found: FitResult, **simulation) -> FitResult:
+    """Finish a fit on the photon counts behind its image.
+
+    The Poisson likelihood of a bright frame is rugged — a tenth of a degree off, a fringe of
+    one pixel misplaced, already costs hundreds of deviance — so its global search starts from
+    the smoother misfit of the log image (:func:`refine_guess`) and ends here with Fisher
+    scoring (:func:`~wideshot.fitting.scoring.fisher_scoring`) on the counts.
+
+    Parameters
+    ----------
+    frame : CountsFrame
+    found : FitResult
+        The fit of the frame's log image.
+    **simulation
+        ``shape``, ``material``, ``device``, ``precision`` of the objective.
+
+    Returns
+    -------
+    FitResult
+        ``misfit`` is the deviance of the answer (the polished one, or ``found`` where scoring
+        did not improve it).
+    """
+    objective = make_objective(frame, None, found.quaternion[None], **simulation)
+    scored = fisher_scoring(objective, found.radius_nm, found.shape_parameter)
+    spent = found.n_simulations + scored.simulations
+    radius, turned = parameters_to_particles(scored.point[None], found.quaternion[None])
+    return FitResult(radius_nm=float(radius[0]),
+                     quaternion=objective.family.group.canonical(turned)[0],
+                     misfit=scored.deviance, n_simulations=spent, objective=objective,
+                     shape_parameter=(float(scored.point[4]) if objective.dimensions == 5
+                                      else None),
+                     converged=scored.converged)
 
 
 def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quaternion, *,

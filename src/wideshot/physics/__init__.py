@@ -3,8 +3,10 @@
 Objects of the experiment (after Condor): a :class:`~wideshot.physics.material.Absorption` or
 :class:`~wideshot.physics.material.RefractiveIndex` material, a detector
 (:class:`KGridDetector`, :class:`FlatDetector`), and the propagation (exact analytic MSFT for
-every shape family, slice-wise MSFT for arbitrary densities).
+every shape family, slice-wise MSFT for arbitrary densities), and what a detector records of it
+(photon counts, :mod:`~wideshot.physics.counts`).
 """
+from wideshot.physics.counts import expected_counts, record_counts
 from wideshot.physics.detector import (
     FlatDetector,
     KGridDetector,
@@ -39,8 +41,9 @@ from wideshot.physics.material import (
 
 __all__ = [
     "SILVER_91EV", "Absorption", "FlatDetector", "KGridDetector", "RefractiveIndex",
-    "default_detector", "density_far_field", "far_field", "icosahedron_amplitude",
+    "default_detector", "density_far_field", "expected_counts", "far_field",
+    "icosahedron_amplitude",
     "intensity_grid_units", "log_intensity", "momentum_transfer", "particle_amplitude",
-    "polyhedron_amplitude", "resolve_material", "sphere_amplitude",
+    "polyhedron_amplitude", "record_counts", "resolve_material", "sphere_amplitude",
     "scale_per_image", "simulate", "simulate_density", "spec_image", "validate_radius",
 ]

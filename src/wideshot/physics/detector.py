@@ -7,6 +7,9 @@ from k_perp and the wavelength (Ewald sphere). Two detectors are provided:
 * :class:`KGridDetector` — SPEC's default 128×128 grid, uniform in k_perp (Δk = 0.0073920 nm⁻¹).
 * :class:`FlatDetector` — a flat pixel array at a distance behind the particle, as in a real
   experiment, with :meth:`FlatDetector.resample_to` to bring its images onto the default grid.
+
+Both give the solid angle of each pixel seen from the particle (``solid_angle_sr``, sr): the
+photons a pixel collects are |A|²·Ω times the incident fluence (:mod:`~wideshot.physics.counts`).
 """
 from __future__ import annotations
 
@@ -83,6 +86,19 @@ class KGridDetector(_EwaldPixels):
         k_y, k_x = np.meshgrid(self.k_axis, self.k_axis, indexing="ij")
         return np.stack([k_x, k_y], axis=-1)
 
+    @property
+    def solid_angle_sr(self) -> np.ndarray:
+        """(N, N) float64 solid angle of each pixel in sr; 0 where not illuminated.
+
+        A pixel is a Δk × Δk square in k_perp; on the Ewald sphere dΩ = dk_x·dk_y/(k·k_z), with
+        k_z = √(k² − k_perp²) at the pixel centre.
+        """
+        wavenumber = self.config.wavenumber
+        k_z_sq = wavenumber**2 - np.sum(self.k_perp**2, axis=-1)
+        illuminated = k_z_sq > 0
+        k_z = np.sqrt(np.where(illuminated, k_z_sq, 1.0))
+        return np.where(illuminated, self.config.pixel_dk**2 / (wavenumber * k_z), 0.0)
+
     def pixel_of_k_perp(self, k_perp: np.ndarray) -> np.ndarray:
         """Fractional (row, column) of transverse wave vectors (..., 2) on this grid."""
         k_perp = np.asarray(k_perp, dtype=np.float64)
@@ -144,6 +160,20 @@ class FlatDetector(_EwaldPixels):
         k = self.config.wavenumber
         return np.stack([k * x_mm / norm, k * y_mm / norm], axis=-1)
 
+    @property
+    def solid_angle_sr(self) -> np.ndarray:
+        """(rows, columns) float64 solid angle of each square pixel seen from the particle, in sr.
+
+        Exact for a rectangle [x₁, x₂]×[y₁, y₂] on the plane at distance D:
+        Ω = F(x₂, y₂) − F(x₁, y₂) − F(x₂, y₁) + F(x₁, y₁) with
+        F(x, y) = atan(x·y / (D·√(x² + y² + D²))), evaluated once on the pixel corners.
+        """
+        row_c, col_c = self._center
+        pitch_mm = self.pixel_size_um * 1e-3
+        x_edges_mm = (np.arange(self.shape[1] + 1) - 0.5 - col_c) * pitch_mm
+        y_edges_mm = (np.arange(self.shape[0] + 1) - 0.5 - row_c) * pitch_mm
+        return _rectangle_solid_angles_sr(x_edges_mm, y_edges_mm, self.distance_mm)
+
     def pixel_of_k_perp(self, k_perp: np.ndarray) -> np.ndarray:
         """Fractional (row, column) on this detector of transverse wave vectors (..., 2).
 
@@ -195,6 +225,15 @@ class FlatDetector(_EwaldPixels):
                                         mode="nearest") for img in images])
         out[:, ~covered] = 0.0
         return out.astype(np.float32), covered
+
+
+def _rectangle_solid_angles_sr(x_edges: np.ndarray, y_edges: np.ndarray,
+                               distance: float) -> np.ndarray:
+    """Solid angles (len(y_edges) − 1, len(x_edges) − 1) of the rectangles between consecutive
+    edges on the plane z = distance, seen from the origin (all lengths in one unit)."""
+    y, x = np.meshgrid(y_edges, x_edges, indexing="ij")
+    corner = np.arctan(x * y / (distance * np.sqrt(x**2 + y**2 + distance**2)))
+    return corner[1:, 1:] - corner[:-1, 1:] - corner[1:, :-1] + corner[:-1, :-1]
 
 
 def default_detector(config: SimulationConfig = DEFAULT_CONFIG) -> KGridDetector:

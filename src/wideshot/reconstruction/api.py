@@ -19,7 +19,15 @@ from torch import nn
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.fitting import fit
 from wideshot.fitting.objective import answer_misfit
+from wideshot.geometry import shape_family
 from wideshot.models.inference import DEFAULT_VIEWS, check_images, check_valid, predict
+from wideshot.reconstruction.counts import (
+    MAX_DISPERSION,
+    MIN_P_VALUE,
+    judge_answers,
+    prepare_counts,
+)
+from wideshot.reconstruction.preparation import DetectorGeometry
 from wideshot.reconstruction.quality import misfit_threshold
 from wideshot.devices import resolve_device
 from wideshot.physics.conditions import Conditions
@@ -35,7 +43,10 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
                 starts: int | None = None, iterations: int | None = None,
                 views: int = DEFAULT_VIEWS, check: bool = True,
                 conditions: Conditions | None = None, candidates: int = 2,
-                progress: bool = False) -> dict:
+                intensity: str = "spec", geometry: DetectorGeometry | str | None = None,
+                saturation: float | None = None, threshold: float | None = None,
+                gain: float = 1.0, counts=None, min_p_value: float = MIN_P_VALUE,
+                max_dispersion: float = MAX_DISPERSION, progress: bool = False) -> dict:
     """Shape family, size, orientation and shape parameter of the particle in each image,
     with a quality check.
 
@@ -88,6 +99,26 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         was trained under (its card or training data; SPEC's for a bare network).
     candidates : int
         Most families refined per image with ``refine``.
+    intensity : {"spec", "counts"}
+        What ``images`` hold: SPEC images (default), or detector **photon counts**. Counts are
+        checked (non-negative whole photons after ``gain``, a ``saturation`` level not below
+        the data), read by the network as log(counts + 1) and, with ``refine``, fitted by the
+        Poisson likelihood at the detector's own pixels (scale and background profiled;
+        saturated pixels count as "at least", suppressed ones as "at most";
+        :mod:`wideshot.fitting.likelihood`). Each answer then carries its goodness of fit and,
+        refined, 1σ errors from the likelihood's curvature; the flag comes from the goodness
+        of fit instead of the misfit threshold.
+    geometry : DetectorGeometry or str, optional
+        With counts: the flat detector they come from (else SPEC's 128×128 k-grid).
+    saturation, threshold, gain : float, optional
+        With counts: the saturation level, the zero-suppression threshold and ADU per photon,
+        in the frames' units.
+    counts : sequence of CountsFrame, optional
+        Counts already checked, one per SPEC image in ``images`` (what
+        ``intensity="counts"`` builds; for callers that prepare frames themselves).
+    min_p_value, max_dispersion : float
+        With counts: flag an answer whose goodness-of-fit p-value is below ``min_p_value``
+        and whose dispersion (deviance over its expectation) exceeds ``max_dispersion``.
     progress : bool
         Progress bars (frames, rate, ETA) of the refinement, one per candidate family.
 
@@ -111,7 +142,11 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         (``network_shape``, ``network_radius_nm``, ``network_quaternion``,
         ``network_shape_parameter``), ``candidate_misfits`` (per image a dict family → misfit
         of its refined answer) and ``n_simulations`` (B,);
-        ``model`` : str — the shipped name, run folder or network class used.
+        ``model`` : str — the shipped name, run folder or network class used;
+        with counts also ``deviance``, ``gof_p_value``, ``dispersion``, ``photons``,
+        ``weak_evidence`` (fewer than 1000 photons), ``kept_network`` (the refinement did
+        not beat the network's answer, which is kept) and, refined, ``radius_nm_sigma``,
+        ``orientation_sigma_deg`` (per-axis), ``shape_parameter_sigma`` (NaN where none).
 
     Raises
     ------
@@ -127,16 +162,29 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     >>> result["radius_nm"], result["misfit"]  # doctest: +SKIP
     (array([80.4]), array([0.03]))
     """
+    if candidates < 1:
+        raise ValueError(f"candidates must be at least 1, got {candidates}")
+    if intensity not in ("spec", "counts"):
+        raise ValueError(f"intensity must be 'spec' or 'counts', got {intensity!r}")
+    if intensity == "counts":
+        if counts is not None:
+            raise ValueError("give counts either as images with intensity='counts' or as "
+                             "counts=..., not both")
+        if isinstance(geometry, str):
+            geometry = DetectorGeometry.parse(geometry)
+        images, valid, counts = prepare_counts(images, valid, geometry=geometry,
+                                               saturation=saturation, threshold=threshold,
+                                               gain=gain)
     images = torch.as_tensor(images)
     size = DEFAULT_CONFIG.grid_size
     if images.ndim not in (2, 3) or tuple(images.shape[-2:]) != (size, size):
         raise ValueError(f"images must be shaped ({size}, {size}) or (B, {size}, {size}), got "
                          f"{tuple(images.shape)}")
-    if candidates < 1:
-        raise ValueError(f"candidates must be at least 1, got {candidates}")
     # Checked before a network is loaded: a wrong input fails fast.
     images = check_images(images[None] if images.ndim == 2 else images).numpy()
     valid = check_valid(valid, images.shape)
+    if counts is not None and len(counts) != len(images):
+        raise ValueError(f"{len(counts)} frames of counts for {len(images)} images")
     network, description = load_model(model, device)
     conditions = conditions or model_conditions(description)
     simulation_device = resolve_device(device, prefer_cuda=True)
@@ -148,9 +196,15 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     if refine:
         result.update(_refine_candidates(images, valid, network, labels, candidates,
                                          simulation_device, conditions, views=views, seed=seed,
-                                         starts=starts, iterations=iterations,
+                                         starts=starts, iterations=iterations, counts=counts,
                                          progress=progress))
-    elif check:
+    if counts is not None:
+        result.update(judge_answers(counts, result, refined=refine, conditions=conditions,
+                                    device=simulation_device, min_p_value=min_p_value,
+                                    max_dispersion=max_dispersion))
+    if refine and counts is None:
+        pass  # the refinement's misfit is the answer's
+    elif check or counts is not None:
         result["misfit"] = answer_misfit(images, valid, result["radius_nm"],
                                          result["quaternion"], shape=result["shape"],
                                          shape_parameter=result["shape_parameter"],
@@ -158,11 +212,12 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
                                          material=conditions.material)
     else:
         result["misfit"] = np.full(len(images), np.nan)
-    threshold = (misfit_threshold(description, refined=refine, override=max_misfit)
-                 if check else None)
-    result.update(flagged=(result["misfit"] > threshold if threshold is not None
-                           else np.zeros(len(images), dtype=bool)),
-                  max_misfit=threshold, refined=refine, model=name)
+    limit = (misfit_threshold(description, refined=refine, override=max_misfit)
+             if check and counts is None else None)
+    if counts is None:
+        result["flagged"] = (result["misfit"] > limit if limit is not None
+                             else np.zeros(len(images), dtype=bool))
+    result.update(max_misfit=limit, refined=refine, model=name)
     return result
 
 
@@ -192,24 +247,31 @@ def candidate_families(probability: np.ndarray, candidates: int,
 
 
 def _refine_candidates(images, valid, network, labels, candidates: int, device, conditions,
-                       **fit_options) -> dict:
+                       counts=None, **fit_options) -> dict:
     """Hybrid fits of each frame's candidate families; per frame the family with the lowest
-    misfit wins. Returns the winners' labels, misfit and simulations, and the network's."""
+    misfit (with counts: deviance + 2 × parameters) wins. Returns the winners' labels, misfit
+    (with counts: that criterion), convergence and simulations, and the network's."""
     n = len(images)
     chosen = candidate_families(labels.probability, candidates)
     best = labels.pick(labels.best())
     won = {"radius_nm": np.zeros(n), "quaternion": np.zeros((n, 4)), "misfit": np.full(n, np.inf),
            "shape_parameter": np.full(n, np.nan), "shape": [""] * n,
            "shape_probability": np.zeros(n), "n_simulations": np.zeros(n, dtype=int),
-           "candidate_misfits": [{} for _ in range(n)]}
+           "converged": np.ones(n, dtype=bool), "candidate_misfits": [{} for _ in range(n)]}
     for index, family in enumerate(labels.shapes):
         rows = np.array([row for row in range(n) if index in chosen[row]], dtype=int)
         if len(rows) == 0:
             continue
         fitted = fit(images[rows], valid=valid[rows], method="hybrid", model=network,
-                     device=device, conditions=conditions, shape=family, **fit_options)
+                     device=device, conditions=conditions, shape=family,
+                     counts=None if counts is None else [counts[row] for row in rows],
+                     **fit_options)
+        # Deviances of families with more parameters are lower by about one per parameter:
+        # compare them by Akaike's criterion, deviance + 2 × parameters.
+        penalty = 0.0 if counts is None else 2.0 * (
+            1 + 3 * shape_family(family).has_orientation + shape_family(family).has_parameter)
         for position, row in enumerate(rows):
-            misfit = float(fitted["misfit"][position])
+            misfit = float(fitted["misfit"][position]) + penalty
             won["candidate_misfits"][row][family] = misfit
             won["n_simulations"][row] += int(fitted["n_simulations"][position])
             if misfit < won["misfit"][row]:
@@ -219,6 +281,7 @@ def _refine_candidates(images, valid, network, labels, candidates: int, device, 
                 won["radius_nm"][row] = fitted["radius_nm"][position]
                 won["quaternion"][row] = fitted["quaternion"][position]
                 won["shape_parameter"][row] = fitted["shape_parameter"][position]
+                won["converged"][row] = fitted["converged"][position]
     return {**won, "network_shape": best["shape"], "network_radius_nm": best["radius_nm"],
             "network_quaternion": best["quaternion"],
             "network_shape_parameter": best["shape_parameter"]}
