@@ -153,3 +153,23 @@ def test_reconstruct_counts_refined_with_errors_and_reasons():
     assert not result["flagged"][0] and result["dispersion"][0] < 1.2
     with pytest.raises(ValueError, match="frame 1: negative counts"):
         wideshot.reconstruct(np.stack([counts, counts - 3]), intensity="counts")
+
+
+def test_reconstruct_files_keeps_counts_and_reports_bad_frames(tmp_path):
+    from wideshot.reconstruction.pipeline import COUNTS_COLUMNS, reconstruct_files
+
+    counts, _ = _frame(radius_nm=70.0, photons_max=2e3)
+    np.save(tmp_path / "good.npy", np.stack([counts, counts]).astype(np.uint32))
+    np.save(tmp_path / "bad.npy", (counts - 4).astype(np.int32))
+    summary = reconstruct_files([tmp_path / "good.npy", tmp_path / "bad.npy"], tmp_path / "out",
+                                intensity="counts", gain=1.0, panels=0, progress=False)
+    assert summary["ok"] == 2 and summary["failed"] == 1
+    import csv
+    with open(tmp_path / "out" / "reconstruction.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert set(COUNTS_COLUMNS) <= set(rows[0])
+    assert float(rows[0]["photons"]) == counts[KGridDetector().illuminated].sum()
+    assert rows[0]["radius_nm_sigma"] == ""  # errors come with refinement
+    assert rows[2]["status"] == "failed" and "negative counts" in rows[2]["reason"]
+    with pytest.raises(ValueError, match="intensity 'counts'"):
+        reconstruct_files([tmp_path / "good.npy"], tmp_path / "out2", saturation=100.0)

@@ -55,6 +55,16 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
                          help="HDF5 data set to read instead of the CXI/wideshot default")
     reading.add_argument("--intensity", choices=INTENSITY_SCALES, default="auto",
                          help="what frame values are (default auto)")
+    reading.add_argument("--saturation", type=float, metavar="LEVEL",
+                         help="with --intensity counts: the detector's saturation level; keeps "
+                              "the counts for the Poisson likelihood (as do --threshold and "
+                              "--gain): goodness of fit, flag, and with --refine 1σ errors")
+    reading.add_argument("--threshold", type=float, metavar="T",
+                         help="with --intensity counts: zero-suppression threshold (pixels "
+                              "that read 0 had at most T)")
+    reading.add_argument("--gain", type=float, metavar="ADU",
+                         help="with --intensity counts: ADU per photon (1 = frames hold "
+                              "photons)")
     parser.add_argument("--max-misfit", type=float, metavar="M",
                         help="flag answers with a larger misfit (default: the model's "
                              "calibrated threshold)")
@@ -77,6 +87,7 @@ def file_options(args: argparse.Namespace) -> dict:
     return {"dataset": args.dataset, "mask": load_mask(args.mask) if args.mask else None,
             "geometry": DetectorGeometry.parse(args.geometry) if args.geometry else None,
             "intensity": args.intensity, "max_misfit": args.max_misfit, "device": args.device,
+            "saturation": args.saturation, "threshold": args.threshold, "gain": args.gain,
             "views": args.views, "panels": args.panels, "resume": args.resume,
             "progress": not args.quiet}
 

@@ -233,31 +233,60 @@ def _scan_and_refine(image, valid, radius_nm: float, quaternion: np.ndarray,
     return found, found.n_simulations
 
 
-def polish_on_counts(frame: CountsFrame, found: FitResult, **simulation) -> FitResult:
+#: Radius scan of :func:`polish_on_counts`: half width and step (nm). The counts resolve
+#: fringes that the smoothed log image blurs (large particles), so the scan is finer.
+COUNTS_RADIUS_SCAN_NM = (12.0, 0.5)
+
+
+def polish_on_counts(frame: CountsFrame, found: FitResult, *, candidates: int = 2,
+                     radius_scan_nm: tuple[float, float] = COUNTS_RADIUS_SCAN_NM,
+                     **simulation) -> FitResult:
     """Finish a fit on the photon counts behind its image.
 
     The Poisson likelihood of a bright frame is rugged — a tenth of a degree off, a fringe of
     one pixel misplaced, already costs hundreds of deviance — so its global search starts from
-    the smoother misfit of the log image (:func:`refine_guess`) and ends here with Fisher
-    scoring (:func:`~wideshot.fitting.scoring.fisher_scoring`) on the counts.
+    the smoother misfit of the log image (:func:`refine_guess`) and ends here: a fine radius
+    scan of the deviance at the fit's orientation (the counts resolve fringes of large
+    particles that the smoothed log image blurs), then Fisher scoring
+    (:func:`~wideshot.fitting.scoring.fisher_scoring`) from the fit and from the scan's best
+    minima; the most likely end point wins.
 
     Parameters
     ----------
     frame : CountsFrame
     found : FitResult
         The fit of the frame's log image.
+    candidates : int
+        Scan minima scored besides the fit itself.
+    radius_scan_nm : (float, float)
+        Half width and step of the radius scan (nm).
     **simulation
         ``shape``, ``material``, ``device``, ``precision`` of the objective.
 
     Returns
     -------
     FitResult
-        ``misfit`` is the deviance of the answer (the polished one, or ``found`` where scoring
-        did not improve it).
+        ``misfit`` is the deviance of the answer; ``n_simulations`` includes the scan and the
+        scoring.
     """
     objective = make_objective(frame, None, found.quaternion[None], **simulation)
-    scored = fisher_scoring(objective, found.radius_nm, found.shape_parameter)
-    spent = found.n_simulations + scored.simulations
+    half_width, step = radius_scan_nm
+    radii = found.radius_nm + np.arange(-half_width, half_width + step / 2, step)
+    parameters = (None if found.shape_parameter is None
+                  else np.full(len(radii), found.shape_parameter))
+    scan = objective.misfit(radii, np.repeat(found.quaternion[None], len(radii), axis=0),
+                            parameters)
+    starts = [found.radius_nm] + [float(radii[index])
+                                  for index in _local_minima(scan)[:candidates]
+                                  if np.isfinite(scan[index])]
+    spent, best = found.n_simulations + objective.n_simulations, None
+    for radius in starts:
+        start = make_objective(frame, None, found.quaternion[None], **simulation)
+        scored = fisher_scoring(start, radius, found.shape_parameter)
+        spent += scored.simulations
+        if best is None or scored.deviance < best[0].deviance:
+            best = (scored, start)
+    scored, objective = best
     radius, turned = parameters_to_particles(scored.point[None], found.quaternion[None])
     return FitResult(radius_nm=float(radius[0]),
                      quaternion=objective.family.group.canonical(turned)[0],

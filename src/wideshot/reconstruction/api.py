@@ -19,12 +19,12 @@ from torch import nn
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.fitting import fit
 from wideshot.fitting.objective import answer_misfit
-from wideshot.geometry import shape_family
 from wideshot.models.inference import DEFAULT_VIEWS, check_images, check_valid, predict
 from wideshot.reconstruction.counts import (
     MAX_DISPERSION,
     MIN_P_VALUE,
     judge_answers,
+    particle_parameters,
     prepare_counts,
 )
 from wideshot.reconstruction.preparation import DetectorGeometry
@@ -36,6 +36,10 @@ from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
 #: A runner-up family is refined too only if the network gives it at least this probability.
 MIN_CANDIDATE_PROBABILITY = 0.01
 
+#: (starts, iterations) of the Monte-Carlo simplex that searches a flagged frame of counts
+#: again from scratch (``rescue``).
+RESCUE_BUDGET = (20, 60)
+
 
 def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
                 device: str | torch.device | None = None, batch_size: int = 256,
@@ -46,7 +50,8 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
                 intensity: str = "spec", geometry: DetectorGeometry | str | None = None,
                 saturation: float | None = None, threshold: float | None = None,
                 gain: float = 1.0, counts=None, min_p_value: float = MIN_P_VALUE,
-                max_dispersion: float = MAX_DISPERSION, progress: bool = False) -> dict:
+                max_dispersion: float = MAX_DISPERSION, rescue: bool = True,
+                progress: bool = False) -> dict:
     """Shape family, size, orientation and shape parameter of the particle in each image,
     with a quality check.
 
@@ -119,6 +124,11 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     min_p_value, max_dispersion : float
         With counts: flag an answer whose goodness-of-fit p-value is below ``min_p_value``
         and whose dispersion (deviance over its expectation) exceeds ``max_dispersion``.
+    rescue : bool
+        With counts and ``refine``: a refined answer that the counts flag (and that has the
+        evidence, ≥ 1000 photons) is searched for once more from scratch — a Monte-Carlo
+        simplex of its candidate families (:data:`RESCUE_BUDGET`) polished on the counts — and
+        replaced where that is more likely (``rescued``). Costs ~10–60 s per such frame.
     progress : bool
         Progress bars (frames, rate, ETA) of the refinement, one per candidate family.
 
@@ -145,7 +155,8 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         ``model`` : str — the shipped name, run folder or network class used;
         with counts also ``deviance``, ``gof_p_value``, ``dispersion``, ``photons``,
         ``weak_evidence`` (fewer than 1000 photons), ``kept_network`` (the refinement did
-        not beat the network's answer, which is kept) and, refined, ``radius_nm_sigma``,
+        not beat the network's answer, which is kept), ``rescued`` and, refined,
+        ``radius_nm_sigma``,
         ``orientation_sigma_deg`` (per-axis), ``shape_parameter_sigma`` (NaN where none).
 
     Raises
@@ -199,9 +210,13 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
                                          starts=starts, iterations=iterations, counts=counts,
                                          progress=progress))
     if counts is not None:
-        result.update(judge_answers(counts, result, refined=refine, conditions=conditions,
-                                    device=simulation_device, min_p_value=min_p_value,
-                                    max_dispersion=max_dispersion))
+        verdict = {"conditions": conditions, "device": simulation_device,
+                   "min_p_value": min_p_value, "max_dispersion": max_dispersion}
+        result.update(judge_answers(counts, result, refined=refine, **verdict))
+        result["rescued"] = np.zeros(len(images), dtype=bool)
+        if refine and rescue:
+            _rescue_flagged(images, valid, counts, labels, result, candidates, verdict,
+                            seed=seed, progress=progress)
     if refine and counts is None:
         pass  # the refinement's misfit is the answer's
     elif check or counts is not None:
@@ -268,8 +283,7 @@ def _refine_candidates(images, valid, network, labels, candidates: int, device, 
                      **fit_options)
         # Deviances of families with more parameters are lower by about one per parameter:
         # compare them by Akaike's criterion, deviance + 2 × parameters.
-        penalty = 0.0 if counts is None else 2.0 * (
-            1 + 3 * shape_family(family).has_orientation + shape_family(family).has_parameter)
+        penalty = 0.0 if counts is None else 2.0 * particle_parameters(family)
         for position, row in enumerate(rows):
             misfit = float(fitted["misfit"][position]) + penalty
             won["candidate_misfits"][row][family] = misfit
@@ -285,3 +299,46 @@ def _refine_candidates(images, valid, network, labels, candidates: int, device, 
     return {**won, "network_shape": best["shape"], "network_radius_nm": best["radius_nm"],
             "network_quaternion": best["quaternion"],
             "network_shape_parameter": best["shape_parameter"]}
+
+
+def _rescue_flagged(images, valid, counts, labels, result: dict, candidates: int,
+                    verdict: dict, *, seed: int, progress: bool) -> None:
+    """Search flagged frames of counts (with evidence) again by a Monte-Carlo simplex of their
+    candidate families; keep the more likely answer (deviance + 2 × parameters) and judge it
+    anew. Updates ``result`` in place."""
+    rows = np.flatnonzero(result["flagged"] & ~result["weak_evidence"])
+    if len(rows) == 0:
+        return
+    chosen = dict(zip(rows, candidate_families(labels.probability[rows], candidates)))
+    best = {row: result["deviance"][row] + 2.0 * particle_parameters(result["shape"][row])
+            for row in rows}
+    starts, iterations = RESCUE_BUDGET
+    improved = set()
+    for index, family in enumerate(labels.shapes):
+        members = np.array([row for row in rows if index in chosen[row]], dtype=int)
+        if len(members) == 0:
+            continue
+        fitted = fit(images[members], valid=valid[members], method="mcs", starts=starts,
+                     iterations=iterations, seed=seed, device=verdict["device"],
+                     conditions=verdict["conditions"], shape=family,
+                     counts=[counts[row] for row in members], progress=progress)
+        for position, row in enumerate(members):
+            value = fitted["misfit"][position] + 2.0 * particle_parameters(family)
+            if value < best[row]:
+                best[row] = value
+                improved.add(row)
+                result["shape"][row] = family
+                result["shape_probability"][row] = labels.probability[row, index]
+                for key in ("radius_nm", "quaternion", "shape_parameter", "converged"):
+                    result[key][row] = fitted[key][position]
+    if not improved:
+        return
+    changed = np.array(sorted(improved))
+    part = {key: (value[changed] if isinstance(value, np.ndarray) and len(value) == len(images)
+                  else [value[row] for row in changed] if isinstance(value, list)
+                  and len(value) == len(images) else value)
+            for key, value in result.items()}
+    judged = judge_answers([counts[row] for row in changed], part, refined=True, **verdict)
+    for key, value in judged.items():
+        result[key][changed] = value
+    result["rescued"][changed] = True

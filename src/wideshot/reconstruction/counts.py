@@ -91,10 +91,15 @@ def prepare_counts(counts, valid=None, *, geometry: DetectorGeometry | None = No
     return np.stack(images), np.stack(image_valid), frames
 
 
+def particle_parameters(shape: str) -> int:
+    """Coordinates of a family's particle: R, the orientation (if any), the parameter (if any)."""
+    family = shape_family(shape)
+    return 1 + 3 * family.has_orientation + family.has_parameter
+
+
 def _fitted_parameters(shape: str) -> int:
     """Parameters fitted to the counts: the particle's, the scale and the background."""
-    family = shape_family(shape)
-    return 1 + 3 * family.has_orientation + family.has_parameter + 2
+    return particle_parameters(shape) + 2
 
 
 def judge_answers(frames: list[CountsFrame], result: dict, *, refined: bool,

@@ -39,6 +39,11 @@ from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
 COLUMNS = ("source", "frame", "dataset", "status", "radius_nm", "w", "x", "y", "z", "misfit",
            "reason", "shape", "shape_probability", "shape_parameter")
 
+#: Columns added with counts (``intensity="counts"`` and a saturation, threshold or gain, or
+#: ``counts=True``): the likelihood's verdict and, refined, the 1σ errors.
+COUNTS_COLUMNS = ("photons", "deviance", "gof_p_value", "dispersion", "radius_nm_sigma",
+                  "orientation_sigma_deg", "shape_parameter_sigma")
+
 #: Row statuses: answered; answered but not explained by any family the model knows; not
 #: answered.
 STATUSES = ("ok", "flagged", "failed")
@@ -59,10 +64,12 @@ class _Writers:
     rows_written: int = 0
     counts: dict = field(default_factory=lambda: dict.fromkeys(STATUSES, 0))
 
+    columns: tuple = COLUMNS
+
     def __enter__(self) -> _Writers:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._csv_file = open(self.out_dir / RESULTS_CSV, "w", newline="")
-        self._csv = csv.DictWriter(self._csv_file, fieldnames=COLUMNS)
+        self._csv = csv.DictWriter(self._csv_file, fieldnames=self.columns)
         self._csv.writeheader()
         self._json = open(self.out_dir / RESULTS_JSON, "w")
         self._json.write('{"frames": [\n')
@@ -87,7 +94,7 @@ class _Writers:
 
 
 _NUMBER_COLUMNS = ("radius_nm", "w", "x", "y", "z", "misfit", "shape_probability",
-                   "shape_parameter")
+                   "shape_parameter") + COUNTS_COLUMNS
 
 
 def _earlier_rows(csv_path: Path) -> dict[tuple[str, int], dict]:
@@ -97,7 +104,8 @@ def _earlier_rows(csv_path: Path) -> dict[tuple[str, int], dict]:
         for row in csv.DictReader(file):
             row = {key: (value if value != "" else None) for key, value in row.items()}
             for key in _NUMBER_COLUMNS:
-                row[key] = None if row.get(key) is None else float(row[key])
+                if key in row:
+                    row[key] = None if row[key] is None else float(row[key])
             row["frame"] = int(row["frame"])
             rows[(row["source"], row["frame"])] = row
     return rows
@@ -123,11 +131,22 @@ def _answer_rows(frames: list[Frame], result: dict) -> list[dict]:
                                 else round(float(result["misfit"][index]), 6)),
                      "reason": (f"misfit {result['misfit'][index]:.3f} > "
                                 f"{result['max_misfit']:.3f}: not explained by "
-                                f"{_family_phrase(result)}" if flagged else None),
+                                f"{_family_phrase(result)}"
+                                if flagged and "deviance" not in result else None),
                      "shape": result["shape"][index],
                      "shape_probability": (None if probability is None  # the forward fit
                                            else round(float(probability[index]), 6)),
                      "shape_parameter": None if np.isnan(parameter) else round(parameter, 6)})
+        if "deviance" in result:
+            for name in COUNTS_COLUMNS:
+                value = float(result[name][index])
+                rows[-1][name] = None if np.isnan(value) else float(f"{value:.6g}")
+            if flagged:
+                rows[-1]["reason"] = (f"goodness of fit p = {result['gof_p_value'][index]:.2g}, "
+                                      f"dispersion {result['dispersion'][index]:.2f}: the counts "
+                                      f"are not explained by {_family_phrase(result)}")
+            elif result["weak_evidence"][index]:
+                rows[-1]["reason"] = f"weak evidence: {result['photons'][index]:.0f} photons"
     return rows
 
 
@@ -157,7 +176,8 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                       starts: int | None = None, iterations: int | None = None, seed: int = 0,
                       max_misfit: float | None = None, batch_size: int = 64, panels: int = 16,
                       views: int = DEFAULT_VIEWS, check: bool = True, resume: bool = False,
-                      progress: bool = True) -> dict:
+                      saturation: float | None = None, threshold: float | None = None,
+                      gain: float | None = None, progress: bool = True) -> dict:
     """Reconstruct every frame of files and folders into ``out_dir``.
 
     Parameters
@@ -182,6 +202,10 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         Good frames per network batch.
     panels : int
         Figure-5 panels for the first this many answered frames (0 = none; each costs ~0.2 s).
+    saturation, threshold, gain : float, optional
+        With ``intensity="counts"``, any of them (``gain`` 1 = photons) keeps each frame's
+        photon counts for the likelihood (:func:`~wideshot.reconstruction.reconstruct` with
+        counts): the CSV gains :data:`COUNTS_COLUMNS` and flags come from the goodness of fit.
     resume : bool
         Continue an interrupted run in ``out_dir``: frames already in its CSV are kept, not
         redone. Without it, an ``out_dir`` that already holds results is refused.
@@ -218,12 +242,18 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                          f"model {model!s} was trained at {conditions.config.wavelength_nm:g} "
                          "nm; use a model trained at the frames' wavelength (wideshot "
                          "generate --wavelength-nm ..., then wideshot train)")
+    keep_counts = any(value is not None for value in (saturation, threshold, gain))
+    if keep_counts and method == "mcs":
+        raise ValueError("the likelihood of counts refines the network's answers: use it with "
+                         "the network or hybrid method, not mcs")
+    counts_options = ({"saturation": saturation, "threshold": threshold,
+                       "gain": 1.0 if gain is None else gain} if keep_counts else None)
     check = check or method != "network"
     threshold = (misfit_threshold(description, refined=method != "network", override=max_misfit)
                  if check else None)
     model_name = description.get("shipped") or description.get("run") or description.get("name")
 
-    def answer(images: np.ndarray, valid: np.ndarray) -> dict:
+    def answer(images: np.ndarray, valid: np.ndarray, counts) -> dict:
         if method == "mcs":
             result = fit(images, valid=valid, method="mcs", starts=starts,
                          iterations=iterations, seed=seed, device=device,
@@ -235,10 +265,11 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         return reconstruct(images, valid=valid, model=network, device=device,
                            refine=method == "hybrid", max_misfit=threshold, seed=seed,
                            starts=starts, iterations=iterations, views=views, check=check,
-                           conditions=conditions)
+                           conditions=conditions, counts=counts)
     started = time.perf_counter()
     panels_written = 0
-    with _Writers(out_dir) as writers, tqdm(total=count_frames(paths, dataset=dataset),
+    columns = COLUMNS + (COUNTS_COLUMNS if keep_counts else ())
+    with _Writers(out_dir, columns=columns) as writers, tqdm(total=count_frames(paths, dataset=dataset),
                                             unit="frame", desc="reconstruct", file=sys.stderr,
                                             disable=not progress, dynamic_ncols=True) as bar:
         pending: list[Frame] = []
@@ -249,7 +280,8 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
             answers = iter(())
             if good:
                 result = answer(np.stack([frame.image for frame in good]),
-                                np.stack([frame.valid for frame in good]))
+                                np.stack([frame.valid for frame in good]),
+                                [frame.counts for frame in good] if keep_counts else None)
                 answers = iter(_answer_rows(good, result))
                 drawn = good[:max(0, panels - panels_written)]
                 if drawn:  # one batched simulation for the batch's panels
@@ -276,7 +308,7 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
 
         (out_dir / PANELS_FOLDER).mkdir(parents=True, exist_ok=True)
         for frame in iter_frames(paths, dataset=dataset, mask=mask, geometry=geometry,
-                                 intensity=intensity):
+                                 intensity=intensity, counts_options=counts_options):
             done = earlier.get((frame.source, frame.index))
             if done is not None:
                 writers.write(done)

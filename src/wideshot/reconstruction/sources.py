@@ -45,6 +45,7 @@ import h5py
 import numpy as np
 from PIL import Image
 
+from wideshot.fitting.counts import CountsFrame
 from wideshot.reconstruction.preparation import (
     INTENSITY_SCALES,
     DetectorGeometry,
@@ -86,6 +87,9 @@ class Frame:
         Why this frame (or the whole file) could not be read or prepared; None if it was.
     dataset : str or None
         The HDF5 data set the frame came from (None for other files).
+    counts : CountsFrame or None
+        The photon counts on the detector's own pixels, kept when asked for
+        (``counts_options`` of :func:`iter_frames`).
     """
 
     source: str
@@ -94,6 +98,7 @@ class Frame:
     valid: np.ndarray | None
     error: str | None
     dataset: str | None = None
+    counts: object = None
 
 
 def _hidden(name: str) -> bool:
@@ -404,7 +409,8 @@ def _frame_mask(frame: np.ndarray, file_mask: np.ndarray | None,
 
 def iter_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None = None,
                 mask: np.ndarray | None = None, geometry: DetectorGeometry | None = None,
-                intensity: str = "auto") -> Iterator[Frame]:
+                intensity: str = "auto", counts_options: dict | None = None
+                ) -> Iterator[Frame]:
     """Every frame of every file, prepared as a SPEC image, one at a time.
 
     Parameters
@@ -421,6 +427,11 @@ def iter_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None = Non
         Flat-detector geometry of frames that are not on SPEC's 128×128 grid.
     intensity : {"auto", "spec", "counts"}
         What the values are; see :func:`~wideshot.reconstruction.preparation.prepare_frame`.
+    counts_options : dict, optional
+        With ``intensity="counts"``: also keep each frame's counts
+        (:class:`~wideshot.fitting.counts.CountsFrame`, in :attr:`Frame.counts`) with these
+        ``saturation``, ``threshold``, ``gain``; a frame that is not photon counts as promised
+        is a failed frame with the reason.
 
     Returns
     -------
@@ -441,10 +452,13 @@ def iter_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None = Non
         mask = np.asarray(mask) != 0
         if mask.ndim != 2:
             raise ValueError(f"mask must be 2-D (H, W), got shape {mask.shape}")
-    return _frames(paths, dataset, mask, geometry, intensity)
+    if counts_options is not None and intensity != "counts":
+        raise ValueError("saturation, threshold and gain describe photon counts: use them with "
+                         "intensity 'counts'")
+    return _frames(paths, dataset, mask, geometry, intensity, counts_options)
 
 
-def _frames(paths, dataset, global_mask, geometry, intensity) -> Iterator[Frame]:
+def _frames(paths, dataset, global_mask, geometry, intensity, counts_options) -> Iterator[Frame]:
     for path in map(Path, paths):
         source = str(path)
         try:
@@ -459,12 +473,19 @@ def _frames(paths, dataset, global_mask, geometry, intensity) -> Iterator[Frame]
                 name = None
                 try:
                     frame, file_mask, name = opened.read(index)
-                    image, valid = prepare_frame(frame, mask=_frame_mask(frame, file_mask, global_mask),
-                                                 geometry=geometry, intensity=intensity)
+                    good = _frame_mask(frame, file_mask, global_mask)
+                    counts = None
+                    if counts_options is not None:
+                        counts = CountsFrame.from_counts(
+                            frame, valid=good, detector=(geometry.detector(frame.shape)
+                                                         if geometry else None),
+                            **counts_options)
+                    image, valid = prepare_frame(frame, mask=good, geometry=geometry,
+                                                 intensity=intensity)
                 except Exception as error:  # noqa: BLE001 - reported in the Frame, never raised
                     yield Frame(source, index, None, None, _reason(error), name)
                     continue
-                yield Frame(source, index, image, valid, None, name)
+                yield Frame(source, index, image, valid, None, name, counts)
 
 
 def load_mask(path: str | os.PathLike, *, dataset: str | None = None) -> np.ndarray:
