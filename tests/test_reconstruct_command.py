@@ -359,7 +359,8 @@ class _FakeFit:
                   "quaternion": np.tile([1.0, 0.0, 0.0, 0.0], (count, 1)),
                   "misfit": np.full(count, 0.1), "n_simulations": np.ones(count, int),
                   "method": options["method"], "shape": options.get("shape", "icosahedron"),
-                  "shape_parameter": np.full(count, np.nan)}
+                  "shape_parameter": np.full(count, np.nan),
+                  "converged": np.ones(count, bool)}
         if options["method"] == "hybrid":
             result.update(network_radius_nm=result["radius_nm"],
                           network_quaternion=result["quaternion"])

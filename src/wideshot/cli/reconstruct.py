@@ -129,8 +129,10 @@ def report(summary: dict, quiet: bool) -> int:
     """Print the summary of :func:`reconstruct_files`; exit status 1 if some frames failed."""
     if not quiet:
         threshold = summary["max_misfit"]
+        rule = ("goodness of fit of the counts" if summary.get("flag") == "goodness of fit"
+                else f"misfit > {threshold if threshold is not None else 'n/a'}")
         print(f"{summary['frames']} frames: {summary['ok']} ok, {summary['flagged']} flagged "
-              f"(misfit > {threshold if threshold is not None else 'n/a'}), "
+              f"({rule}), "
               f"{summary['failed']} failed; {summary['frames_per_s']} frames/s\n"
               f"results: {summary['csv']}, {summary['json']}")
     return 1 if summary["failed"] else 0

@@ -248,8 +248,8 @@ def polish_on_counts(frame: CountsFrame, found: FitResult, *, candidates: int = 
     the smoother misfit of the log image (:func:`refine_guess`) and ends here: a fine radius
     scan of the deviance at the fit's orientation (the counts resolve fringes of large
     particles that the smoothed log image blurs), then Fisher scoring
-    (:func:`~wideshot.fitting.scoring.fisher_scoring`) from the fit and from the scan's best
-    minima; the most likely end point wins.
+    (:func:`~wideshot.fitting.scoring.fisher_scoring`) from the scan's best minima; the most
+    likely end point wins.
 
     Parameters
     ----------
@@ -257,7 +257,7 @@ def polish_on_counts(frame: CountsFrame, found: FitResult, *, candidates: int = 
     found : FitResult
         The fit of the frame's log image.
     candidates : int
-        Scan minima scored besides the fit itself.
+        Scan minima scored.
     radius_scan_nm : (float, float)
         Half width and step of the radius scan (nm).
     **simulation
@@ -276,9 +276,8 @@ def polish_on_counts(frame: CountsFrame, found: FitResult, *, candidates: int = 
                   else np.full(len(radii), found.shape_parameter))
     scan = objective.misfit(radii, np.repeat(found.quaternion[None], len(radii), axis=0),
                             parameters)
-    starts = [found.radius_nm] + [float(radii[index])
-                                  for index in _local_minima(scan)[:candidates]
-                                  if np.isfinite(scan[index])]
+    starts = [float(radii[index]) for index in _local_minima(scan)[:candidates]
+              if np.isfinite(scan[index])] or [found.radius_nm]
     spent, best = found.n_simulations + objective.n_simulations, None
     for radius in starts:
         start = make_objective(frame, None, found.quaternion[None], **simulation)

@@ -19,6 +19,8 @@ from torch import nn
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.fitting import fit
 from wideshot.fitting.objective import answer_misfit
+from wideshot.fitting.search import COUNTS_RADIUS_SCAN_NM, FitResult, polish_on_counts
+from wideshot.geometry import shape_family
 from wideshot.models.inference import DEFAULT_VIEWS, check_images, check_valid, predict
 from wideshot.reconstruction.counts import (
     MAX_DISPERSION,
@@ -318,10 +320,13 @@ def _rescue_flagged(images, valid, counts, labels, result: dict, candidates: int
         members = np.array([row for row in rows if index in chosen[row]], dtype=int)
         if len(members) == 0:
             continue
-        fitted = fit(images[members], valid=valid[members], method="mcs", starts=starts,
-                     iterations=iterations, seed=seed, device=verdict["device"],
-                     conditions=verdict["conditions"], shape=family,
-                     counts=[counts[row] for row in members], progress=progress)
+        if shape_family(family).has_orientation:
+            fitted = fit(images[members], valid=valid[members], method="mcs", starts=starts,
+                         iterations=iterations, seed=seed, device=verdict["device"],
+                         conditions=verdict["conditions"], shape=family,
+                         counts=[counts[row] for row in members], progress=progress)
+        else:  # R alone: scan the deviance over the whole range
+            fitted = _scan_whole_range([counts[row] for row in members], family, verdict)
         for position, row in enumerate(members):
             value = fitted["misfit"][position] + 2.0 * particle_parameters(family)
             if value < best[row]:
@@ -342,3 +347,21 @@ def _rescue_flagged(images, valid, counts, labels, result: dict, candidates: int
     for key, value in judged.items():
         result[key][changed] = value
     result["rescued"][changed] = True
+
+
+def _scan_whole_range(frames, family: str, verdict: dict) -> dict:
+    """Fits of a family without orientation (a sphere) to counts by a radius scan of the
+    deviance over the whole radius range (and 10 nm beyond), then Fisher scoring: its search
+    is one-dimensional, and the counts resolve what the log image blurs."""
+    low, high = verdict["conditions"].radius_range_nm
+    scan = ((high - low) / 2 + 10.0, COUNTS_RADIUS_SCAN_NM[1])
+    start = FitResult(radius_nm=(low + high) / 2, quaternion=np.array([1.0, 0.0, 0.0, 0.0]),
+                      misfit=np.inf, n_simulations=0, objective=None)
+    found = [polish_on_counts(frame, start, candidates=3, radius_scan_nm=scan, shape=family,
+                              material=verdict["conditions"].material,
+                              device=verdict["device"]) for frame in frames]
+    return {"radius_nm": np.array([item.radius_nm for item in found]),
+            "quaternion": np.array([item.quaternion for item in found]),
+            "shape_parameter": np.full(len(found), np.nan),
+            "converged": np.array([item.converged for item in found]),
+            "misfit": np.array([item.misfit for item in found])}
