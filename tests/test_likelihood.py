@@ -173,3 +173,23 @@ def test_reconstruct_files_keeps_counts_and_reports_bad_frames(tmp_path):
     assert rows[2]["status"] == "failed" and "negative counts" in rows[2]["reason"]
     with pytest.raises(ValueError, match="intensity 'counts'"):
         reconstruct_files([tmp_path / "good.npy"], tmp_path / "out2", saturation=100.0)
+
+
+def test_fisher_scoring_finds_the_beam_centre_as_a_nuisance():
+    import dataclasses
+
+    from wideshot.physics import FlatDetector
+
+    nominal = FlatDetector(distance_mm=12.0, pixel_size_um=320.0, shape=(96, 96))
+    recording = dataclasses.replace(nominal, beam_center_px=(47.5 + 0.6, 47.5 - 0.4))
+    truth = np.array([0.9, 0.2, 0.3, 0.25]) / np.linalg.norm([0.9, 0.2, 0.3, 0.25])
+    rates = expected_counts(70.0, truth, recording, photons_max=3e3, background=0.01)
+    frame = CountsFrame.from_counts(record_counts(rates, np.random.default_rng(6))[0],
+                                    detector=nominal)
+    fixed = fisher_scoring(CountsObjective(frame, truth[None]), 70.0)
+    fitted = fisher_scoring(CountsObjective(frame, truth[None]), 70.0, fit_centre=True)
+    np.testing.assert_allclose(fitted.centre_offset_px, [0.6, -0.4], atol=0.1)
+    assert fitted.deviance < fixed.deviance - 20  # the offset explains the counts better
+    assert abs(fitted.point[0] - 70.0) < 3 * fitted.errors.radius_nm_sigma
+    # Left out, the offset moves the answer far beyond its error bar.
+    assert abs(fixed.point[0] - 70.0) > 5 * fixed.errors.radius_nm_sigma

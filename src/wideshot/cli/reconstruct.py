@@ -65,6 +65,9 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
     reading.add_argument("--gain", type=float, metavar="ADU",
                          help="with --intensity counts: ADU per photon (1 = frames hold "
                               "photons)")
+    reading.add_argument("--fit-centre", action="store_true",
+                         help="with kept counts and refinement: fit the beam centre's offset "
+                              "as a nuisance parameter")
     parser.add_argument("--max-misfit", type=float, metavar="M",
                         help="flag answers with a larger misfit (default: the model's "
                              "calibrated threshold)")
@@ -88,6 +91,7 @@ def file_options(args: argparse.Namespace) -> dict:
             "geometry": DetectorGeometry.parse(args.geometry) if args.geometry else None,
             "intensity": args.intensity, "max_misfit": args.max_misfit, "device": args.device,
             "saturation": args.saturation, "threshold": args.threshold, "gain": args.gain,
+            "fit_centre": args.fit_centre,
             "views": args.views, "panels": args.panels, "resume": args.resume,
             "progress": not args.quiet}
 

@@ -15,6 +15,7 @@ scale and background profiled (:mod:`~wideshot.fitting.likelihood`).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -76,6 +77,11 @@ class CountsFrame:
         Wavelength and grid units of the simulations.
     binning : int
         Detector pixels summed per side into one pixel here.
+    detector : KGridDetector or FlatDetector or None
+        The detector the counts come from (for a shifted beam centre,
+        :meth:`momentum_transfer`).
+    detector_valid : ndarray (H₀, W₀) bool or None
+        Its good pixels, before binning.
     """
 
     counts: np.ndarray
@@ -87,6 +93,8 @@ class CountsFrame:
     solid_angle_sr: np.ndarray
     config: SimulationConfig = DEFAULT_CONFIG
     binning: int = 1
+    detector: object = None
+    detector_valid: np.ndarray | None = None
 
     @classmethod
     def from_counts(cls, frame, *, valid=None, detector=None, saturation: float | None = None,
@@ -170,6 +178,7 @@ class CountsFrame:
         limit = np.full(frame.shape, 0.0 if threshold is None else threshold / gain)
         solid_angle = np.where(good, detector.solid_angle_sr, 0.0)
         k_perp = detector.k_perp
+        detector_valid = good.copy()
         factor = max(1, math.ceil(max(frame.shape) / max_side_px))
         if factor > 1:
             n_good = _block_sum(good.astype(np.int64), factor)
@@ -188,7 +197,7 @@ class CountsFrame:
         return cls(counts=np.where(good, photons, 0.0), valid=good, saturated=saturated,
                    suppressed=suppressed, threshold=limit, k_perp=k_perp,
                    solid_angle_sr=np.where(good, solid_angle, 0.0), config=detector.config,
-                   binning=factor)
+                   binning=factor, detector=detector, detector_valid=detector_valid)
 
     @property
     def photons(self) -> float:
@@ -201,9 +210,35 @@ class CountsFrame:
         return PixelCounts(counts=self.counts[valid], saturated=self.saturated[valid],
                            suppressed=self.suppressed[valid], threshold=self.threshold[valid])
 
-    def momentum_transfer(self) -> np.ndarray:
-        """q (P, 3) in nm⁻¹ of the valid pixels, flattened in row-major order."""
-        return momentum_transfer(self.k_perp[self.valid], self.config.wavenumber)[0]
+    def momentum_transfer(self, centre_offset_px=(0.0, 0.0)) -> np.ndarray:
+        """q (P, 3) in nm⁻¹ of the valid pixels, flattened in row-major order.
+
+        Parameters
+        ----------
+        centre_offset_px : (float, float)
+            (row, column) by which the beam centre lies off the detector's, in its pixels.
+        """
+        k_perp = self.k_perp
+        if any(centre_offset_px):
+            if self.detector is None:
+                raise ValueError("this frame does not know its detector: no centre offset")
+            k_perp = _shifted_k_perp(self.detector, centre_offset_px)
+            if self.binning > 1:
+                omega = np.where(self.detector_valid, self.detector.solid_angle_sr, 0.0)
+                k_perp = (_block_sum(k_perp * omega[..., None], self.binning)
+                          / np.maximum(_block_sum(omega, self.binning), 1e-300)[..., None])
+        return momentum_transfer(k_perp[self.valid], self.config.wavenumber)[0]
+
+
+def _shifted_k_perp(detector, centre_offset_px) -> np.ndarray:
+    """k_perp (H, W, 2) of a detector whose beam centre lies (row, column) pixels off."""
+    row, column = centre_offset_px
+    if isinstance(detector, KGridDetector):
+        dk = detector.config.pixel_dk
+        return detector.k_perp - np.array([column * dk, row * dk])
+    centre_row, centre_column = detector.center_px
+    return dataclasses.replace(detector, beam_center_px=(centre_row + row,
+                                                         centre_column + column)).k_perp
 
 
 @dataclass
@@ -250,14 +285,21 @@ class CountsObjective(SearchObjective):
         self._data = self.frame.pixel_counts()
 
     def signal(self, radius_nm: np.ndarray, quaternion: np.ndarray,
-               shape_parameter: np.ndarray | None = None) -> np.ndarray:
-        """|A|²·Ω (M, P) at the valid pixels (nm⁶·sr); counts M simulations."""
+               shape_parameter: np.ndarray | None = None,
+               centre_offset_px=(0.0, 0.0)) -> np.ndarray:
+        """|A|²·Ω (M, P) at the valid pixels (nm⁶·sr), with the beam centre (row, column)
+        pixels off the detector's; counts M simulations."""
         self.n_simulations += len(radius_nm)
-        device = self._pixels.q.device
+        pixels = self._pixels
+        if any(centre_offset_px):
+            pixels = PreparedPixels.of(self.frame.momentum_transfer(centre_offset_px),
+                                       resolve_material(None, None, self.material, self.config),
+                                       self.config, self.precision, self.device)
+        device = pixels.q.device
         with torch.no_grad():
             amplitude = particle_amplitude(torch.as_tensor(radius_nm, device=device),
                                            torch.as_tensor(quaternion, device=device),
-                                           self._pixels.q, self._pixels.attenuation, self.shape,
+                                           pixels.q, pixels.attenuation, self.shape,
                                            shape_parameter, kernel="auto")
         intensity = np.abs(amplitude.cpu().numpy().astype(np.complex128)) ** 2
         return intensity * self._solid_angle
@@ -267,9 +309,11 @@ class CountsObjective(SearchObjective):
                                  background=self.background).deviance
 
     def expected_counts(self, radius_nm: float, quaternion: np.ndarray,
-                        shape_parameter: float | None = None):
+                        shape_parameter: float | None = None, centre_offset_px=(0.0, 0.0)):
         """The profiled fit of one particle: :class:`~wideshot.fitting.likelihood.ProfiledDeviance`
-        with its expected counts (1, P) at the valid pixels."""
+        with its expected counts (1, P) at the valid pixels (beam centre ``centre_offset_px``
+        off the detector's)."""
         parameter = None if shape_parameter is None else np.array([shape_parameter])
-        signal = self.signal(np.array([radius_nm]), np.asarray(quaternion)[None], parameter)
+        signal = self.signal(np.array([radius_nm]), np.asarray(quaternion)[None], parameter,
+                             centre_offset_px=tuple(centre_offset_px))
         return profiled_deviance(self._data, signal, background=self.background)

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from wideshot.fitting.counts import CountsObjective
-from wideshot.fitting.likelihood import profile_scale_background
-from wideshot.fitting.objective import parameters_to_particles
+from wideshot.fitting.likelihood import profile_scale_background, profiled_deviance
+from wideshot.fitting.objective import SEARCH_RADIUS_NM, parameters_to_particles
 from wideshot.fitting.uncertainty import ParameterErrors, free_coordinates
 
 #: Forward-difference steps: nm, degrees, fraction of the parameter's range.
 DIFFERENCE_STEPS = (0.01, 0.01, 1e-4)
+#: Step (detector pixels) of the differences along the beam centre.
+CENTRE_STEP_PX = 0.05
 #: Stop when the deviance drops by less than this, or the step is below 1 % of σ.
 DEVIANCE_CHANGE = 0.01
 MAX_ITERATIONS = 25
@@ -42,6 +44,8 @@ class ScoringResult:
         :meth:`~wideshot.fitting.uncertainty.ParameterErrors.widened`).
     converged : bool
     simulations : int
+    centre_offset_px : ndarray (2,)
+        The beam centre's (row, column) offset, in detector pixels (zeros unless fitted).
     """
 
     point: np.ndarray
@@ -49,27 +53,54 @@ class ScoringResult:
     errors: ParameterErrors
     converged: bool
     simulations: int
+    centre_offset_px: np.ndarray
 
 
-def _jacobian(objective: CountsObjective, point: np.ndarray, free: np.ndarray,
-              steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """a (P,) at ``point`` and ∂a/∂θ (P, n) by one-sided differences (n + 1 simulations;
-    backwards for a parameter at the top of its range)."""
+def _signal(objective: CountsObjective, points: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """a (M, P) of search points (M, dimensions) with the beam centre ``offset`` px off."""
+    radius, quaternion = parameters_to_particles(points, np.repeat(objective.anchors[:1],
+                                                                   len(points), axis=0))
+    return objective.signal(radius, quaternion,
+                            points[:, 4] if objective.dimensions == 5 else None,
+                            centre_offset_px=tuple(offset))
+
+
+def _jacobian(objective: CountsObjective, point: np.ndarray, offset: np.ndarray,
+              free: np.ndarray, steps: np.ndarray, fit_centre: bool
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """a (P,) at ``point`` and ∂a/∂(θ[, centre]) (P, n[+2]) by one-sided differences (one
+    simulation per coordinate; backwards for a parameter at the top of its range)."""
     if objective.dimensions == 5:
         steps = steps.copy()
         high = objective.family.parameter_range[1]
         steps[free == 4] *= np.where(point[4] + steps[free == 4] > high, -1.0, 1.0)
     points = np.repeat(point[None], len(free) + 1, axis=0)
     points[np.arange(1, len(free) + 1), free] += steps
-    radius, quaternion = parameters_to_particles(points, np.repeat(objective.anchors[:1],
-                                                                   len(points), axis=0))
-    signal = objective.signal(radius, quaternion,
-                              points[:, 4] if objective.dimensions == 5 else None)
-    return signal[0], ((signal[1:] - signal[0]) / steps[:, None]).T
+    signal = _signal(objective, points, offset)
+    columns = [(signal[1:] - signal[0]) / steps[:, None]]
+    if fit_centre:
+        for axis in range(2):
+            moved = offset.copy()
+            moved[axis] += CENTRE_STEP_PX
+            columns.append((_signal(objective, point[None], moved) - signal[0]) / CENTRE_STEP_PX)
+    return signal[0], np.concatenate(columns).T
+
+
+def _deviance(objective: CountsObjective, point: np.ndarray, offset: np.ndarray) -> float:
+    """Profiled deviance at a search point with a centre offset; +inf outside the ranges."""
+    low, high = SEARCH_RADIUS_NM
+    if not low <= point[0] <= high:
+        return np.inf
+    if objective.dimensions == 5:
+        lowest, highest = objective.family.parameter_range
+        if not lowest <= point[4] <= highest:
+            return np.inf
+    return float(profiled_deviance(objective._data, _signal(objective, point[None], offset),
+                                   background=objective.background).deviance[0])
 
 
 def fisher_scoring(objective: CountsObjective, radius_nm: float,
-                   shape_parameter: float | None = None, *,
+                   shape_parameter: float | None = None, *, fit_centre: bool = False,
                    iterations: int = MAX_ITERATIONS) -> ScoringResult:
     """Refine a particle against counts by damped Fisher scoring, starting at its first anchor.
 
@@ -79,6 +110,9 @@ def fisher_scoring(objective: CountsObjective, radius_nm: float,
         Its first anchor is the starting orientation.
     radius_nm, shape_parameter
         The starting radius (and parameter).
+    fit_centre : bool
+        Fit the beam centre's offset from the detector's (row, column, in its pixels) as a
+        nuisance: the particle's errors then include what the centre leaves unknown.
     iterations : int
         Most scoring steps.
 
@@ -88,6 +122,7 @@ def fisher_scoring(objective: CountsObjective, radius_nm: float,
     """
     free = free_coordinates(objective)
     n = len(free)
+    extra = 2 if fit_centre else 0
     span = (np.subtract(*objective.family.parameter_range[::-1])
             if objective.dimensions == 5 else 1.0)
     steps = np.array([{0: DIFFERENCE_STEPS[0], 4: DIFFERENCE_STEPS[2] * span}.get(
@@ -96,16 +131,16 @@ def fisher_scoring(objective: CountsObjective, radius_nm: float,
     point[0] = radius_nm
     if objective.dimensions == 5:
         point[4] = shape_parameter
+    offset = np.zeros(2)
     before = objective.n_simulations
-    anchor = np.zeros(1, dtype=np.int64)
-    deviance = float(objective(point[None], anchor)[0])
+    deviance = _deviance(objective, point, offset)
     data = objective._data
     counted = data.counted
     counts = data.counts[counted]
     damping, converged = 1e-3, False
-    fisher = np.eye(n + 2)
+    fisher = np.eye(n + extra + 2)
     for _ in range(iterations):
-        signal, derivative = _jacobian(objective, point, free, steps)
+        signal, derivative = _jacobian(objective, point, offset, free, steps, fit_centre)
         scale, back = profile_scale_background(counts, signal[None, counted])
         scale, back = float(scale[0]), float(back[0])
         rates = np.maximum(scale * signal[counted] + back, 1e-12)
@@ -117,23 +152,24 @@ def fisher_scoring(objective: CountsObjective, radius_nm: float,
         for _ in range(8):
             damped = fisher + damping * np.diag(np.diag(fisher))
             try:
-                step = np.linalg.solve(damped, score)[:n]
+                step = np.linalg.solve(damped, score)[:n + extra]
             except np.linalg.LinAlgError:
                 damping *= 10
                 continue
             trial = point.copy()
-            trial[free] += step
-            value = float(objective(trial[None], anchor)[0])
+            trial[free] += step[:n]
+            trial_offset = offset + step[n:] if fit_centre else offset
+            value = _deviance(objective, trial, trial_offset)
             if value < deviance:
                 improved = True
-                change, deviance, point = deviance - value, value, trial
+                change, deviance, point, offset = deviance - value, value, trial, trial_offset
                 damping = max(damping / 10, 1e-6)
                 break
             damping *= 10
         if not improved:
             converged = True  # no downhill step left: at the minimum to the noise
             break
-        covariance = np.linalg.pinv(fisher)[:n, :n]
+        covariance = np.linalg.pinv(fisher)[:n + extra, :n + extra]
         size = np.sqrt(max(step @ np.linalg.pinv(covariance) @ step, 0.0))
         if change < DEVIANCE_CHANGE or size < 0.01:
             converged = True
@@ -149,4 +185,5 @@ def fisher_scoring(objective: CountsObjective, radius_nm: float,
         shape_parameter_sigma=float(sigma[positions[4]]) if 4 in positions else float("nan"),
         covariance=covariance, well_determined=bool(np.all(np.linalg.eigvalsh(fisher) > 0)))
     return ScoringResult(point=point, deviance=deviance, errors=errors, converged=converged,
-                         simulations=objective.n_simulations - before)
+                         simulations=objective.n_simulations - before,
+                         centre_offset_px=offset)

@@ -143,7 +143,8 @@ class FlatDetector(_EwaldPixels):
             raise ValueError(f"shape must be (rows, columns) >= 1, got {self.shape!r}")
 
     @property
-    def _center(self) -> tuple[float, float]:
+    def center_px(self) -> tuple[float, float]:
+        """(row, column) of the beam centre in pixels (the geometric centre by default)."""
         if self.beam_center_px is None:
             return ((self.shape[0] - 1) / 2.0, (self.shape[1] - 1) / 2.0)
         return self.beam_center_px
@@ -151,7 +152,7 @@ class FlatDetector(_EwaldPixels):
     @property
     def k_perp(self) -> np.ndarray:
         """(rows, columns, 2) array of (k_x, k_y) in nm⁻¹."""
-        row_c, col_c = self._center
+        row_c, col_c = self.center_px
         rows, cols = np.meshgrid(np.arange(self.shape[0]), np.arange(self.shape[1]), indexing="ij")
         pitch_mm = self.pixel_size_um * 1e-3
         x_mm = (cols - col_c) * pitch_mm
@@ -168,7 +169,7 @@ class FlatDetector(_EwaldPixels):
         Ω = F(x₂, y₂) − F(x₁, y₂) − F(x₂, y₁) + F(x₁, y₁) with
         F(x, y) = atan(x·y / (D·√(x² + y² + D²))), evaluated once on the pixel corners.
         """
-        row_c, col_c = self._center
+        row_c, col_c = self.center_px
         pitch_mm = self.pixel_size_um * 1e-3
         x_edges_mm = (np.arange(self.shape[1] + 1) - 0.5 - col_c) * pitch_mm
         y_edges_mm = (np.arange(self.shape[0] + 1) - 0.5 - row_c) * pitch_mm
@@ -184,7 +185,7 @@ class FlatDetector(_EwaldPixels):
         k_z_sq = k**2 - np.sum(k_perp**2, axis=-1)
         k_z = np.sqrt(np.where(k_z_sq > 0, k_z_sq, np.nan))
         pitch_mm = self.pixel_size_um * 1e-3
-        row_c, col_c = self._center
+        row_c, col_c = self.center_px
         column = self.distance_mm * k_perp[..., 0] / k_z / pitch_mm + col_c
         row = self.distance_mm * k_perp[..., 1] / k_z / pitch_mm + row_c
         return np.stack([row, column], axis=-1)

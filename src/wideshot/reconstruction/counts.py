@@ -104,7 +104,7 @@ def _fitted_parameters(shape: str) -> int:
 
 def judge_answers(frames: list[CountsFrame], result: dict, *, refined: bool,
                   conditions, device=None, min_p_value: float = MIN_P_VALUE,
-                  max_dispersion: float = MAX_DISPERSION) -> dict:
+                  max_dispersion: float = MAX_DISPERSION, fit_centre: bool = False) -> dict:
     """Goodness of fit, errors and flag of each answer against its frame's counts.
 
     Parameters
@@ -120,6 +120,9 @@ def judge_answers(frames: list[CountsFrame], result: dict, *, refined: bool,
         Material of the simulations.
     min_p_value, max_dispersion
         The flag: p-value below and dispersion above both.
+    fit_centre : bool
+        With ``refined``: fit the beam centre's offset as a nuisance in the last Fisher
+        scoring (``centre_offset_row_px``, ``centre_offset_column_px``; NaN otherwise).
 
     Returns
     -------
@@ -135,7 +138,8 @@ def judge_answers(frames: list[CountsFrame], result: dict, *, refined: bool,
            for key in ("radius_nm", "quaternion", "shape_parameter")}
     columns = {name: np.full(n, np.nan) for name in (
         "deviance", "gof_p_value", "dispersion", "photons", "radius_nm_sigma",
-        "orientation_sigma_deg", "shape_parameter_sigma")}
+        "orientation_sigma_deg", "shape_parameter_sigma", "centre_offset_row_px",
+        "centre_offset_column_px")}
     kept_network = np.zeros(n, dtype=bool)
     simulation = {"material": conditions.material, "device": device}
     for index, frame in enumerate(frames):
@@ -163,15 +167,20 @@ def judge_answers(frames: list[CountsFrame], result: dict, *, refined: bool,
         fit = goodness_of_fit(frame.pixel_counts(), fitted.rates[0], _fitted_parameters(shape))
         if refined:
             # Scoring from the answer: a last polish, and the Fisher information there.
-            scored = fisher_scoring(objective, out["radius_nm"][index], parameter)
+            scored = fisher_scoring(objective, out["radius_nm"][index], parameter,
+                                    fit_centre=fit_centre)
             radius, turned = parameters_to_particles(scored.point[None], quaternion[None])
             out["radius_nm"][index] = radius[0]
             out["quaternion"][index] = family.group.canonical(turned)[0]
             if family.has_parameter:
                 out["shape_parameter"][index] = parameter = scored.point[4]
-            fitted = objective.expected_counts(radius[0], turned[0], parameter)
+            fitted = objective.expected_counts(radius[0], turned[0], parameter,
+                                               scored.centre_offset_px)
             fit = goodness_of_fit(frame.pixel_counts(), fitted.rates[0],
-                                  _fitted_parameters(shape))
+                                  _fitted_parameters(shape) + 2 * fit_centre)
+            if fit_centre:
+                columns["centre_offset_row_px"][index] = scored.centre_offset_px[0]
+                columns["centre_offset_column_px"][index] = scored.centre_offset_px[1]
             errors = scored.errors.widened(fit.dispersion)
             columns["radius_nm_sigma"][index] = errors.radius_nm_sigma
             columns["orientation_sigma_deg"][index] = errors.orientation_sigma_deg

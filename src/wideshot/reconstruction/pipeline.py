@@ -42,7 +42,8 @@ COLUMNS = ("source", "frame", "dataset", "status", "radius_nm", "w", "x", "y", "
 #: Columns added with counts (``intensity="counts"`` and a saturation, threshold or gain, or
 #: ``counts=True``): the likelihood's verdict and, refined, the 1σ errors.
 COUNTS_COLUMNS = ("photons", "deviance", "gof_p_value", "dispersion", "radius_nm_sigma",
-                  "orientation_sigma_deg", "shape_parameter_sigma")
+                  "orientation_sigma_deg", "shape_parameter_sigma", "centre_offset_row_px",
+                  "centre_offset_column_px")
 
 #: Row statuses: answered; answered but not explained by any family the model knows; not
 #: answered.
@@ -177,7 +178,8 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                       max_misfit: float | None = None, batch_size: int = 64, panels: int = 16,
                       views: int = DEFAULT_VIEWS, check: bool = True, resume: bool = False,
                       saturation: float | None = None, threshold: float | None = None,
-                      gain: float | None = None, progress: bool = True) -> dict:
+                      gain: float | None = None, fit_centre: bool = False,
+                      progress: bool = True) -> dict:
     """Reconstruct every frame of files and folders into ``out_dir``.
 
     Parameters
@@ -243,6 +245,9 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                          "nm; use a model trained at the frames' wavelength (wideshot "
                          "generate --wavelength-nm ..., then wideshot train)")
     keep_counts = any(value is not None for value in (saturation, threshold, gain))
+    if fit_centre and not (keep_counts and method == "hybrid"):
+        raise ValueError("fitting the beam centre needs kept counts (intensity 'counts' with a "
+                         "saturation, threshold or gain) and refinement (--refine)")
     if keep_counts and method == "mcs":
         raise ValueError("the likelihood of counts refines the network's answers: use it with "
                          "the network or hybrid method, not mcs")
@@ -265,7 +270,7 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         return reconstruct(images, valid=valid, model=network, device=device,
                            refine=method == "hybrid", max_misfit=threshold, seed=seed,
                            starts=starts, iterations=iterations, views=views, check=check,
-                           conditions=conditions, counts=counts)
+                           conditions=conditions, counts=counts, fit_centre=fit_centre)
     started = time.perf_counter()
     panels_written = 0
     columns = COLUMNS + (COUNTS_COLUMNS if keep_counts else ())
