@@ -12,7 +12,9 @@ defects and known truth, with the shipped network (shape family, size, orientati
 parameter) refined by forward fitting of its most probable families. Prints a table (family
 expected and found, network and refined radius, misfit, status; how many Barke frames got
 Barke et al.'s family) and writes into --out: demo_experimental.png and demo_simulated.png
-(image | particle seen along the beam | re-simulated pattern) and demo.json."""
+(image | particle seen along the beam | re-simulated pattern) and demo.json. Then a few
+simulated photon-count frames of a flat detector are reconstructed from their counts, with
+error bars and the goodness of fit (demo_counts.json)."""
 
 #: One line for `wideshot --help`.
 SUMMARY = "reconstruct the eight Barke et al. frames and simulated examples"
@@ -26,6 +28,9 @@ def add_parser(subparsers) -> None:
                         help="output folder (default ./demo)")
     parser.add_argument("--simulated", type=int, default=4, metavar="N",
                         help="simulated examples (default 4)")
+    parser.add_argument("--counts", type=int, default=2, metavar="N",
+                        help="simulated photon-count frames of a flat detector, reconstructed "
+                             "from their counts with error bars (default 2, 0 = none)")
     parser.add_argument("--no-refine", action="store_true",
                         help="network answers only (faster, less accurate)")
     parser.add_argument("--model", default="default", metavar="NAME|RUN_DIR")
@@ -34,11 +39,22 @@ def add_parser(subparsers) -> None:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from wideshot.reconstruction.demo import format_table, run_demo
+    from wideshot.reconstruction.demo import (
+        format_counts_table,
+        format_table,
+        run_counts_demo,
+        run_demo,
+    )
 
     started = time.perf_counter()
     rows = run_demo(args.out, n_simulated=args.simulated, model=args.model, device=args.device,
                     refine=not args.no_refine)
     print(format_table(rows))
+    if args.counts > 0:
+        counts_rows = run_counts_demo(args.out, n_frames=args.counts, model=args.model,
+                                      device=args.device, refine=not args.no_refine)
+        print("\nPhoton counts of a flat detector (the Poisson likelihood; error bars with "
+              "refinement):")
+        print(format_counts_table(counts_rows))
     print(f"figures and demo.json in {args.out}/ ({time.perf_counter() - started:.0f} s)")
     return 0

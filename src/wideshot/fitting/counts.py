@@ -159,8 +159,8 @@ class CountsFrame:
         recorded = values[good]
         if recorded.min() < 0:
             raise ValueError(f"negative counts ({recorded.min():g}) where photon counts are "
-                             "promised (a pedestal subtracted too far?); frames that are not counts are "
-                             "read as images (intensity 'auto' or 'spec')")
+                             "promised (a pedestal subtracted too far?); frames that are not "
+                             "counts are read as images (intensity 'auto' or 'spec')")
         if saturation is not None and recorded.max() > saturation * (1 + 1e-9):
             raise ValueError(f"saturation level {saturation:g} is below the data (a valid "
                              f"pixel reads {recorded.max():g})")

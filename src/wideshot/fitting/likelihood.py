@@ -186,7 +186,8 @@ def profile_scale_background(counts: np.ndarray, signal: np.ndarray, *,
 
 
 def _log_at_least(level: np.ndarray, rates: np.ndarray) -> np.ndarray:
-    """log P(N ≥ level) for N ~ Poisson(rates), level ≥ 1 (integers), safe where it underflows."""
+    """log P(N ≥ level) for N ~ Poisson(rates), level ≥ 1 (integers); safe where P
+    underflows."""
     probability = gammainc(level, rates)
     with np.errstate(divide="ignore"):
         exact = np.log(probability)

@@ -1,14 +1,14 @@
 """Fisher scoring of a particle against photon counts: fast local refinement and its covariance.
 
 Near an answer the expected counts λ = s·a(θ) + b are nearly linear in all parameters
-φ = (θ, s, b), θ = (R nm, rotation vector in degrees about the start[, shape parameter]). Fisher
-scoring (Gauss–Newton for the Poisson likelihood) steps by F⁻¹·g with the score
-g = Jᵀ(N/λ − 1) and the Fisher information F = Jᵀ diag(1/λ) J, J = ∂λ/∂φ from one simulation per
-coordinate of θ (forward differences; s and b enter linearly). A Levenberg–Marquardt damping
+φ = (θ, s, b), θ = (R nm, rotation vector in degrees about the start[, shape parameter]).
+Fisher scoring (Gauss–Newton for the Poisson likelihood) steps by F⁻¹·g with the score
+g = Jᵀ(N/λ − 1) and the Fisher information F = Jᵀ diag(1/λ) J, J = ∂λ/∂φ from one simulation
+per coordinate of θ (forward differences; s and b enter linearly). A Levenberg–Marquardt damping
 keeps every accepted step downhill in the full deviance (censored pixels included); it converges
 in a handful of iterations where a simplex needs hundreds of simulations. At the answer F⁻¹ is
-the covariance of φ (Cramér–Rao), with s and b profiled out by taking the θ block of the
-inverse.
+the covariance of φ (Cramér–Rao), with s and b (and a fitted beam-centre offset) profiled out
+by taking the θ block of the inverse.
 """
 from __future__ import annotations
 

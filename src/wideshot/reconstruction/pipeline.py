@@ -274,9 +274,9 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
     started = time.perf_counter()
     panels_written = 0
     columns = COLUMNS + (COUNTS_COLUMNS if keep_counts else ())
-    with _Writers(out_dir, columns=columns) as writers, tqdm(total=count_frames(paths, dataset=dataset),
-                                            unit="frame", desc="reconstruct", file=sys.stderr,
-                                            disable=not progress, dynamic_ncols=True) as bar:
+    with _Writers(out_dir, columns=columns) as writers, tqdm(
+            total=count_frames(paths, dataset=dataset), unit="frame", desc="reconstruct",
+            file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
         pending: list[Frame] = []
 
         def flush() -> None:
