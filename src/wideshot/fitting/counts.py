@@ -278,11 +278,11 @@ class CountsObjective(SearchObjective):
         self.config = self.frame.config
         if self.frame.valid.sum() < MIN_VALID_PIXELS:
             raise ValueError(f"only {int(self.frame.valid.sum())} valid pixels: too few to fit")
-        material = resolve_material(None, None, self.material, self.config)
-        self._pixels = PreparedPixels.of(self.frame.momentum_transfer(), material, self.config,
-                                         self.precision, self.device)
+        self._material = resolve_material(None, None, self.material, self.config)
+        self._pixels = PreparedPixels.of(self.frame.momentum_transfer(), self._material,
+                                         self.config, self.precision, self.device)
         self._solid_angle = self.frame.solid_angle_sr[self.frame.valid]
-        self._data = self.frame.pixel_counts()
+        self.data = self.frame.pixel_counts()
 
     def signal(self, radius_nm: np.ndarray, quaternion: np.ndarray,
                shape_parameter: np.ndarray | None = None,
@@ -293,8 +293,8 @@ class CountsObjective(SearchObjective):
         pixels = self._pixels
         if any(centre_offset_px):
             pixels = PreparedPixels.of(self.frame.momentum_transfer(centre_offset_px),
-                                       resolve_material(None, None, self.material, self.config),
-                                       self.config, self.precision, self.device)
+                                       self._material, self.config, self.precision,
+                                       self.device)
         device = pixels.q.device
         with torch.no_grad():
             amplitude = particle_amplitude(torch.as_tensor(radius_nm, device=device),
@@ -304,16 +304,21 @@ class CountsObjective(SearchObjective):
         intensity = np.abs(amplitude.cpu().numpy().astype(np.complex128)) ** 2
         return intensity * self._solid_angle
 
+    def profiled(self, radius_nm: np.ndarray, quaternion: np.ndarray,
+                 shape_parameter: np.ndarray | None = None, centre_offset_px=(0.0, 0.0)):
+        """:class:`~wideshot.fitting.likelihood.ProfiledDeviance` of particles (M,), (M, 4)
+        [, parameters (M,)] with the beam centre ``centre_offset_px`` off the detector's:
+        deviance (M,), scale and background, expected counts (M, P)."""
+        return profiled_deviance(self.data, self.signal(radius_nm, quaternion, shape_parameter,
+                                                        tuple(centre_offset_px)),
+                                 background=self.background)
+
     def _score(self, radius_nm, quaternion, shape_parameter) -> np.ndarray:
-        return profiled_deviance(self._data, self.signal(radius_nm, quaternion, shape_parameter),
-                                 background=self.background).deviance
+        return self.profiled(radius_nm, quaternion, shape_parameter).deviance
 
     def expected_counts(self, radius_nm: float, quaternion: np.ndarray,
                         shape_parameter: float | None = None, centre_offset_px=(0.0, 0.0)):
-        """The profiled fit of one particle: :class:`~wideshot.fitting.likelihood.ProfiledDeviance`
-        with its expected counts (1, P) at the valid pixels (beam centre ``centre_offset_px``
-        off the detector's)."""
-        parameter = None if shape_parameter is None else np.array([shape_parameter])
-        signal = self.signal(np.array([radius_nm]), np.asarray(quaternion)[None], parameter,
-                             centre_offset_px=tuple(centre_offset_px))
-        return profiled_deviance(self._data, signal, background=self.background)
+        """:meth:`profiled` of one particle (expected counts (1, P))."""
+        return self.profiled(np.array([radius_nm]), np.asarray(quaternion)[None],
+                             None if shape_parameter is None else np.array([shape_parameter]),
+                             centre_offset_px)

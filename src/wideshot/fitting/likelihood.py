@@ -378,11 +378,8 @@ def goodness_of_fit(data: PixelCounts, rates: np.ndarray, fitted_parameters: int
     GoodnessOfFit
     """
     counted = data.counted
-    rates = np.asarray(rates, dtype=np.float64)[counted]
-    deviance = float(pixel_deviance(
-        PixelCounts(data.counts[counted], np.zeros(counted.sum(), bool),
-                    np.zeros(counted.sum(), bool)), rates).sum())
-    mean, variance = deviance_moments(rates)
+    deviance = float(pixel_deviance(data, rates)[counted].sum())
+    mean, variance = deviance_moments(np.asarray(rates, dtype=np.float64)[counted])
     expected = max(float(mean.sum()) - fitted_parameters, 1.0)
     spread = np.sqrt(max(float(variance.sum()), 1e-12))
     return GoodnessOfFit(deviance=deviance, expected=expected,

@@ -82,16 +82,24 @@ class SearchObjective:
 
     value_tolerance: float | None = None
 
+    def inside(self, radius_nm: np.ndarray, shape_parameter: np.ndarray | None = None
+               ) -> np.ndarray:
+        """(M,) bool: radii within :data:`SEARCH_RADIUS_NM` and parameters (if given) within
+        the family's range — the particles the objective simulates."""
+        low, high = SEARCH_RADIUS_NM
+        inside = (radius_nm >= low) & (radius_nm <= high)
+        if shape_parameter is not None:
+            lowest, highest = self.family.parameter_range
+            inside &= (shape_parameter >= lowest) & (shape_parameter <= highest)
+        return inside
+
     def misfit(self, radius_nm: np.ndarray, quaternion: np.ndarray,
                shape_parameter: np.ndarray | None = None) -> np.ndarray:
         """Objective (M,) of particles (M,), (M, 4) [, parameters (M,)]; +inf outside the
         search range of R or the family's range of the parameter (not simulated)."""
-        low, high = SEARCH_RADIUS_NM
-        inside = (radius_nm >= low) & (radius_nm <= high)
         if shape_parameter is not None:
             shape_parameter = np.asarray(shape_parameter, dtype=np.float64)
-            lowest, highest = self.family.parameter_range
-            inside &= (shape_parameter >= lowest) & (shape_parameter <= highest)
+        inside = self.inside(radius_nm, shape_parameter)
         values = np.full(len(radius_nm), np.inf)
         if inside.any():
             values[inside] = self._score(radius_nm[inside], quaternion[inside],

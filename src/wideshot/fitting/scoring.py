@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from wideshot.fitting.counts import CountsObjective
-from wideshot.fitting.likelihood import profile_scale_background, profiled_deviance
-from wideshot.fitting.objective import SEARCH_RADIUS_NM, parameters_to_particles
+from wideshot.fitting.likelihood import profile_scale_background
+from wideshot.fitting.objective import parameters_to_particles
 from wideshot.fitting.uncertainty import ParameterErrors, free_coordinates
 
 #: Forward-difference steps: nm, degrees, fraction of the parameter's range.
@@ -88,15 +88,11 @@ def _jacobian(objective: CountsObjective, point: np.ndarray, offset: np.ndarray,
 
 def _deviance(objective: CountsObjective, point: np.ndarray, offset: np.ndarray) -> float:
     """Profiled deviance at a search point with a centre offset; +inf outside the ranges."""
-    low, high = SEARCH_RADIUS_NM
-    if not low <= point[0] <= high:
+    radius, quaternion = parameters_to_particles(point[None], objective.anchors[:1])
+    parameter = point[4:5] if objective.dimensions == 5 else None
+    if not objective.inside(radius, parameter)[0]:
         return np.inf
-    if objective.dimensions == 5:
-        lowest, highest = objective.family.parameter_range
-        if not lowest <= point[4] <= highest:
-            return np.inf
-    return float(profiled_deviance(objective._data, _signal(objective, point[None], offset),
-                                   background=objective.background).deviance[0])
+    return float(objective.profiled(radius, quaternion, parameter, offset).deviance[0])
 
 
 def fisher_scoring(objective: CountsObjective, radius_nm: float,
@@ -120,7 +116,7 @@ def fisher_scoring(objective: CountsObjective, radius_nm: float,
     -------
     ScoringResult
     """
-    free = free_coordinates(objective)
+    free = free_coordinates(objective.family)
     n = len(free)
     extra = 2 if fit_centre else 0
     span = (np.subtract(*objective.family.parameter_range[::-1])
@@ -134,7 +130,7 @@ def fisher_scoring(objective: CountsObjective, radius_nm: float,
     offset = np.zeros(2)
     before = objective.n_simulations
     deviance = _deviance(objective, point, offset)
-    data = objective._data
+    data = objective.data
     counted = data.counted
     counts = data.counts[counted]
     damping, converged = 1e-3, False

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chi2
 
-from wideshot.fitting.objective import SearchObjective
+from wideshot.geometry.shapes import ShapeFamily
 
 #: Misorientation within which 68.3 % and 95.4 % of true orientations lie, in units of the
 #: per-axis σ (√ of the χ² quantiles with 3 degrees of freedom).
@@ -58,12 +58,12 @@ class ParameterErrors:
                                self.covariance * factor, self.well_determined)
 
 
-def free_coordinates(objective: SearchObjective) -> np.ndarray:
-    """Indices of the search coordinates that move the pattern: R, the rotation (not for a
-    sphere), the parameter (if any)."""
+def free_coordinates(family: ShapeFamily) -> np.ndarray:
+    """Indices of the search coordinates (R, rotation vector[, parameter]) that move a
+    family's pattern: R, the rotation (not for a sphere), the parameter (if it has one)."""
     free = [0]
-    if objective.family.has_orientation:
+    if family.has_orientation:
         free += [1, 2, 3]
-    if objective.dimensions == 5:
+    if family.has_parameter:
         free.append(4)
     return np.array(free)

@@ -225,15 +225,13 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         if refine and rescue:
             _rescue_flagged(images, valid, counts, labels, result, candidates, verdict,
                             seed=seed, progress=progress)
-    if refine and counts is None:
-        pass  # the refinement's misfit is the answer's
-    elif check or counts is not None:
+    if counts is not None or (check and not refine):  # a refined misfit is the answer's
         result["misfit"] = answer_misfit(images, valid, result["radius_nm"],
                                          result["quaternion"], shape=result["shape"],
                                          shape_parameter=result["shape_parameter"],
                                          device=simulation_device, config=conditions.config,
                                          material=conditions.material)
-    else:
+    elif not refine:
         result["misfit"] = np.full(len(images), np.nan)
     limit = (misfit_threshold(description, refined=refine, override=max_misfit)
              if check and counts is None else None)
@@ -345,10 +343,9 @@ def _rescue_flagged(images, valid, counts, labels, result: dict, candidates: int
     if not improved:
         return
     changed = np.array(sorted(improved))
-    part = {key: (value[changed] if isinstance(value, np.ndarray) and len(value) == len(images)
-                  else [value[row] for row in changed] if isinstance(value, list)
-                  and len(value) == len(images) else value)
-            for key, value in result.items()}
+    part = {key: [result[key][row] for row in changed]
+            for key in ("shape", "radius_nm", "quaternion", "shape_parameter", "network_shape",
+                        "network_radius_nm", "network_quaternion", "network_shape_parameter")}
     judged = judge_answers([counts[row] for row in changed], part, refined=True, **verdict)
     for key, value in judged.items():
         result[key][changed] = value

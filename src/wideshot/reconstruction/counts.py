@@ -21,6 +21,7 @@ from wideshot.fitting.likelihood import goodness_of_fit
 from wideshot.fitting.objective import parameters_to_particles
 from wideshot.fitting.scoring import fisher_scoring
 from wideshot.fitting.search import make_objective
+from wideshot.fitting.uncertainty import free_coordinates
 from wideshot.geometry import shape_family
 from wideshot.physics import KGridDetector
 from wideshot.reconstruction.preparation import DetectorGeometry, prepare_frame
@@ -75,26 +76,37 @@ def prepare_counts(counts, valid=None, *, geometry: DetectorGeometry | None = No
             raise ValueError(f"valid must be shaped {counts.shape[1:]} or {counts.shape}, got "
                              f"{valid.shape}")
         masks = [valid] * len(counts) if valid.ndim == 2 else list(valid)
-    detector = (geometry.detector(counts.shape[1:]) if geometry is not None
-                else KGridDetector())
     images, image_valid, frames = [], [], []
     for index, (frame, mask) in enumerate(zip(counts, masks)):
         try:
-            frames.append(CountsFrame.from_counts(frame, valid=mask, detector=detector,
-                                                  saturation=saturation, threshold=threshold,
-                                                  gain=gain))
-            image, good = prepare_frame(frame, mask=mask, geometry=geometry, intensity="counts")
+            image, good, kept = prepare_counts_frame(frame, mask=mask, geometry=geometry,
+                                                     saturation=saturation,
+                                                     threshold=threshold, gain=gain)
         except ValueError as error:
             raise ValueError(f"frame {index}: {error}") from None
         images.append(image)
         image_valid.append(good)
+        frames.append(kept)
     return np.stack(images), np.stack(image_valid), frames
+
+
+def prepare_counts_frame(frame: np.ndarray, *, mask: np.ndarray | None = None,
+                         geometry: DetectorGeometry | None = None,
+                         saturation: float | None = None, threshold: float | None = None,
+                         gain: float = 1.0) -> tuple[np.ndarray, np.ndarray, CountsFrame]:
+    """One frame of counts → its SPEC image and mask (for the network) and its
+    :class:`~wideshot.fitting.counts.CountsFrame` (for the likelihood); ValueError with the
+    reason if it is not photon counts as promised."""
+    detector = geometry.detector(frame.shape) if geometry is not None else KGridDetector()
+    kept = CountsFrame.from_counts(frame, valid=mask, detector=detector, saturation=saturation,
+                                   threshold=threshold, gain=gain)
+    image, good = prepare_frame(frame, mask=mask, geometry=geometry, intensity="counts")
+    return image, good, kept
 
 
 def particle_parameters(shape: str) -> int:
     """Coordinates of a family's particle: R, the orientation (if any), the parameter (if any)."""
-    family = shape_family(shape)
-    return 1 + 3 * family.has_orientation + family.has_parameter
+    return len(free_coordinates(shape_family(shape)))
 
 
 def _fitted_parameters(shape: str) -> int:
@@ -164,8 +176,9 @@ def judge_answers(frames: list[CountsFrame], result: dict, *, refined: bool,
                 parameter = network_parameter
                 objective = make_objective(frame, None, quaternion[None], shape=shape,
                                            **simulation)
-        fit = goodness_of_fit(frame.pixel_counts(), fitted.rates[0], _fitted_parameters(shape))
-        if refined:
+        if not refined:
+            fit = goodness_of_fit(objective.data, fitted.rates[0], _fitted_parameters(shape))
+        else:
             # Scoring from the answer: a last polish, and the Fisher information there.
             scored = fisher_scoring(objective, out["radius_nm"][index], parameter,
                                     fit_centre=fit_centre)
@@ -176,7 +189,7 @@ def judge_answers(frames: list[CountsFrame], result: dict, *, refined: bool,
                 out["shape_parameter"][index] = parameter = scored.point[4]
             fitted = objective.expected_counts(radius[0], turned[0], parameter,
                                                scored.centre_offset_px)
-            fit = goodness_of_fit(frame.pixel_counts(), fitted.rates[0],
+            fit = goodness_of_fit(objective.data, fitted.rates[0],
                                   _fitted_parameters(shape) + 2 * fit_centre)
             if fit_centre:
                 columns["centre_offset_row_px"][index] = scored.centre_offset_px[0]

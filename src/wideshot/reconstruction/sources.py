@@ -45,7 +45,7 @@ import h5py
 import numpy as np
 from PIL import Image
 
-from wideshot.fitting.counts import CountsFrame
+from wideshot.reconstruction.counts import prepare_counts_frame
 from wideshot.reconstruction.preparation import (
     INTENSITY_SCALES,
     DetectorGeometry,
@@ -476,12 +476,11 @@ def _frames(paths, dataset, global_mask, geometry, intensity, counts_options) ->
                     good = _frame_mask(frame, file_mask, global_mask)
                     counts = None
                     if counts_options is not None:
-                        counts = CountsFrame.from_counts(
-                            frame, valid=good, detector=(geometry.detector(frame.shape)
-                                                         if geometry else None),
-                            **counts_options)
-                    image, valid = prepare_frame(frame, mask=good, geometry=geometry,
-                                                 intensity=intensity)
+                        image, valid, counts = prepare_counts_frame(
+                            frame, mask=good, geometry=geometry, **counts_options)
+                    else:
+                        image, valid = prepare_frame(frame, mask=good, geometry=geometry,
+                                                     intensity=intensity)
                 except Exception as error:  # noqa: BLE001 - reported in the Frame, never raised
                     yield Frame(source, index, None, None, _reason(error), name)
                     continue
