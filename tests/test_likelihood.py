@@ -193,3 +193,55 @@ def test_fisher_scoring_finds_the_beam_centre_as_a_nuisance():
     assert abs(fitted.point[0] - 70.0) < 3 * fitted.errors.radius_nm_sigma
     # Left out, the offset moves the answer far beyond its error bar.
     assert abs(fixed.point[0] - 70.0) > 5 * fixed.errors.radius_nm_sigma
+
+
+def test_subsampled_frame_is_the_same_likelihood_on_fewer_pixels():
+    counts, truth = _frame(photons_max=3e3)
+    frame = CountsFrame.from_counts(counts)
+    coarse = frame.subsampled(2)
+    assert frame.subsampled(1) is frame
+    assert coarse.valid.sum() == frame.valid[::2, ::2].sum()
+    np.testing.assert_array_equal(coarse.pixel_counts().counts, counts[::2, ::2][
+        frame.valid[::2, ::2]])
+    full = fisher_scoring(CountsObjective(frame, truth[None]), 95.3)
+    sparse = fisher_scoring(CountsObjective(coarse, truth[None]), 95.3)
+    # A quarter of the pixels: errors about twice as large, the answer within them.
+    ratio = sparse.errors.radius_nm_sigma / full.errors.radius_nm_sigma
+    assert 1.5 < ratio < 2.7
+    assert abs(sparse.point[0] - 95.0) < 4 * sparse.errors.radius_nm_sigma
+
+
+def test_fisher_scoring_from_its_answer_spends_only_the_jacobian():
+    counts, truth = _frame(photons_max=3e3)
+    frame = CountsFrame.from_counts(counts)
+    first = fisher_scoring(CountsObjective(frame, truth[None]), 95.3)
+    radius, quaternion = parameters_to_particles(first.point[None], truth[None])
+    again = fisher_scoring(CountsObjective(frame, quaternion), float(radius[0]))
+    assert again.converged
+    assert again.simulations == 1 + 4 + 1  # start, the Jacobian of (R, 3 angles), nothing else
+    assert again.deviance == pytest.approx(first.deviance, abs=0.05)
+
+
+def test_polish_on_counts_finishes_on_every_pixel_and_stops_a_lost_family():
+    from wideshot.fitting.search import FitResult, polish_on_counts
+
+    counts, truth = _frame(radius_nm=80.0, photons_max=3e3)
+    frame = CountsFrame.from_counts(counts)
+    turned = quaternion_multiply(truth[None], rotation_vector_to_quaternion(
+        np.deg2rad(np.array([[0.5, -0.4, 0.3]]))))[0]
+    start = FitResult(radius_nm=82.5, quaternion=turned, misfit=0.1, n_simulations=0,
+                      objective=None)
+    polished = polish_on_counts(frame, start)
+    assert polished.converged and 0.9 < polished.dispersion < 1.1
+    assert abs(polished.radius_nm - 80.0) < 0.1
+    assert misorientation_deg(polished.quaternion[None], truth[None])[0] < 0.4  # from 0.7°
+    # The same answer scored on every pixel from the start: the same deviance.
+    thorough = polish_on_counts(frame, start, coarse_stride=1)
+    assert polished.misfit == pytest.approx(thorough.misfit, abs=0.5)
+    # A sphere cannot explain an icosahedron; against a rival that does, it stops early.
+    sphere = dict(shape="sphere")
+    alone = polish_on_counts(frame, start, **sphere)
+    lost = polish_on_counts(frame, start, rival_deviance=polished.misfit, **sphere)
+    assert alone.dispersion > 1.3 and not lost.converged
+    assert lost.n_simulations < alone.n_simulations
+    assert lost.misfit > polished.misfit

@@ -34,8 +34,12 @@ from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
 #: Fit methods of :func:`fit`.
 METHODS = ("mcs", "hybrid")
 
-#: (starts, iterations) when not given: the paper's MCS; one local refinement for the hybrid.
-DEFAULT_BUDGET = {"mcs": (50, 50), "hybrid": (2, 300)}
+#: (starts, iterations) when not given: the paper's MCS; two local refinements for the
+#: hybrid, one where counts finish it (their polish scans R again).
+DEFAULT_BUDGET = {"mcs": (50, 50), "hybrid": (2, 300), "hybrid before counts": (1, 300)}
+#: Tolerance (nm and degrees) of the hybrid's refinement of the log image: alone, and when
+#: Fisher scoring on the counts finishes it (which needs only its basin).
+LOG_IMAGE_TOLERANCE = {"hybrid": 0.02, "hybrid before counts": 0.1}
 
 
 def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None,
@@ -43,7 +47,7 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         device: str | torch.device | None = None,
         model: str | os.PathLike | nn.Module = DEFAULT_MODEL, views: int = DEFAULT_VIEWS,
         conditions: Conditions | None = None, shape: str = DEFAULT_SHAPE,
-        counts=None, progress: bool = False) -> dict:
+        counts=None, rival_deviance=None, progress: bool = False) -> dict:
     """Fit the particle of one shape family whose simulated pattern best explains each image.
 
     The misfit (:func:`~wideshot.fitting.misfit.pattern_misfit`) is the fraction of an image's
@@ -62,7 +66,8 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         ``iterations`` iterations each (default 50 × 50). "hybrid": the network's answer,
         refined (:func:`~wideshot.fitting.search.refine_guess`): a radius scan around it, then
         Nelder–Mead from the ``starts`` best radii (default 2, at most 300 iterations each,
-        stopping at 0.02 nm / 0.02°).
+        stopping at 0.02 nm / 0.02°; with ``counts`` 1 start stopping at 0.1, since the
+        counts finish the fit).
     starts, iterations : int, optional
         Budget; defaults in :data:`DEFAULT_BUDGET`.
     seed : int, optional
@@ -84,6 +89,10 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         each fit of the log image is finished on them by Fisher scoring of their Poisson
         likelihood at the detector's own pixels (:func:`~wideshot.fitting.search.polish_on_counts`);
         ``misfit`` then holds the deviance.
+    rival_deviance : array (B,), optional
+        With ``counts``: per image, the deviance of another family's answer that explains it
+        (inf where none); a fit less likely than that is not searched further
+        (:func:`~wideshot.fitting.search.polish_on_counts`).
     progress : bool
         Show a progress bar over the images.
 
@@ -95,7 +104,8 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         ``shape`` (str) and ``shape_parameter`` (B,) (NaN for a family without one);
         ``converged`` (B,) bool — the refinement met its tolerance (the MCS: always); and for
         the hybrid ``network_radius_nm`` (B,), ``network_quaternion`` (B, 4),
-        ``network_shape_parameter`` (B,), its starting point.
+        ``network_shape_parameter`` (B,), its starting point; with ``counts`` ``dispersion``
+        (B,), each deviance over what Poisson noise allows (about 1: explained).
 
     Raises
     ------
@@ -105,7 +115,8 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
     if method not in METHODS:
         raise ValueError(f"unknown fit method {method!r}; choose one of {list(METHODS)}")
     family = shape_family(shape)
-    default_starts, default_iterations = DEFAULT_BUDGET[method]
+    stage = method if counts is None or method == "mcs" else "hybrid before counts"
+    default_starts, default_iterations = DEFAULT_BUDGET[stage]
     starts = default_starts if starts is None else starts
     iterations = default_iterations if iterations is None else iterations
     for name, value in (("starts", starts), ("iterations", iterations)):
@@ -119,6 +130,8 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
     valid = check_valid(valid, images.shape)
     if counts is not None and len(counts) != len(images):
         raise ValueError(f"{len(counts)} frames of counts for {len(images)} images")
+    rival_deviance = np.broadcast_to(np.inf if rival_deviance is None else rival_deviance,
+                                     (len(images),))
     seed = np.random.SeedSequence().entropy if seed is None else seed
     simulation = {"device": device, "shape": family.name}
 
@@ -126,6 +139,8 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
               "misfit": np.zeros(len(images)), "n_simulations": np.zeros(len(images), int),
               "shape_parameter": np.full(len(images), np.nan), "shape": family.name,
               "method": method, "converged": np.ones(len(images), dtype=bool)}
+    if counts is not None:
+        result["dispersion"] = np.full(len(images), np.nan)
     if method == "hybrid":
         network, description = load_model(model, device)
         conditions = conditions or model_conditions(description)
@@ -154,11 +169,14 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
                                  network_quaternion[index],
                                  shape_parameter=(network_parameter[index]
                                                   if family.has_parameter else None),
-                                 candidates=starts,
-                                 iterations=iterations, **simulation)
+                                 candidates=starts, iterations=iterations,
+                                 tolerance=LOG_IMAGE_TOLERANCE[stage],
+                                 **simulation)
         if counts is not None:
             found = polish_on_counts(counts[index], found, shape=family.name,
-                                     material=conditions.material, device=device)
+                                     material=conditions.material, device=device,
+                                     rival_deviance=float(rival_deviance[index]))
+            result["dispersion"][index] = found.dispersion
         result["radius_nm"][index] = found.radius_nm
         result["quaternion"][index] = found.quaternion
         result["misfit"][index] = found.misfit

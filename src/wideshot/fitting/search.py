@@ -19,7 +19,9 @@ from wideshot.fitting.objective import (
     SearchObjective,
     parameters_to_particles,
 )
-from wideshot.fitting.scoring import fisher_scoring
+from wideshot.fitting.likelihood import goodness_of_fit
+from wideshot.fitting.scoring import ScoringResult, fisher_scoring
+from wideshot.fitting.uncertainty import free_coordinates
 from wideshot.fitting.simplex import axis_simplex, nelder_mead
 from wideshot.geometry import random_quaternions
 
@@ -53,6 +55,9 @@ class FitResult:
     converged : bool
         The winning simplex met its tolerance before running out of iterations (always True
         for the Monte-Carlo simplex, which runs its iterations without a tolerance).
+    dispersion : float
+        Of a fit to counts: its deviance over what Poisson noise allows (about 1 for an answer
+        that explains the frame; NaN for a log image).
     """
 
     radius_nm: float
@@ -62,6 +67,7 @@ class FitResult:
     objective: SearchObjective
     shape_parameter: float | None = None
     converged: bool = True
+    dispersion: float = float("nan")
 
 
 def make_objective(data, valid, anchors: np.ndarray, *, record: bool = False,
@@ -236,10 +242,60 @@ def _scan_and_refine(image, valid, radius_nm: float, quaternion: np.ndarray,
 #: Radius scan of :func:`polish_on_counts`: half width and step (nm). The counts resolve
 #: fringes that the smoothed log image blurs (large particles), so the scan is finer.
 COUNTS_RADIUS_SCAN_NM = (12.0, 0.5)
+#: Pixel stride of the coarse stage of :func:`polish_on_counts`: its scan and first scoring see
+#: every second pixel of each row and column (a quarter of the cost), and the last scoring all.
+COARSE_STRIDE = 2
+#: A coarse answer whose deviance exceeds what Poisson noise allows by more than this factor
+#: (dispersion) is not trusted: the polish then starts again from the log image's fit on every
+#: pixel. A right answer has a dispersion of 1.00 ± 0.02; a wrong basin one of 2 to 100.
+COARSE_MAX_DISPERSION = 1.3
+
+
+def _scan_and_score(frame: CountsFrame, found: FitResult, candidates: int,
+                    radius_scan_nm: tuple[float, float], simulation: dict
+                    ) -> tuple[ScoringResult, SearchObjective, int]:
+    """Scan the deviance along R at a fit's orientation and score its best minima by Fisher
+    scoring; returns the most likely result, its objective and the simulations spent."""
+    objective = make_objective(frame, None, found.quaternion[None], **simulation)
+    half_width, step = radius_scan_nm
+    radii = found.radius_nm + np.arange(-half_width, half_width + step / 2, step)
+    parameters = (None if found.shape_parameter is None
+                  else np.full(len(radii), found.shape_parameter))
+    scan = objective.misfit(radii, np.repeat(found.quaternion[None], len(radii), axis=0),
+                            parameters)
+    starts = [float(radii[index]) for index in _local_minima(scan)[:candidates]
+              if np.isfinite(scan[index])] or [found.radius_nm]
+    spent, best = objective.n_simulations, None
+    for radius in starts:
+        start = make_objective(frame, None, found.quaternion[None], **simulation)
+        scored = fisher_scoring(start, radius, found.shape_parameter)
+        spent += scored.simulations
+        if best is None or scored.deviance < best[0].deviance:
+            best = (scored, start)
+    return (*best, spent)
+
+
+def _answer(scored: ScoringResult, objective: SearchObjective
+            ) -> tuple[float, np.ndarray, float | None]:
+    """R (nm), quaternion (4,) and parameter (or None) of a scoring result."""
+    radius, quaternion = parameters_to_particles(scored.point[None], objective.anchors[:1])
+    parameter = float(scored.point[4]) if objective.dimensions == 5 else None
+    return float(radius[0]), quaternion[0], parameter
+
+
+def _judged(objective: CountsObjective, answer: tuple) -> tuple[float, float]:
+    """Deviance of an answer and its dispersion, the deviance over what Poisson noise allows
+    (one simulation)."""
+    radius, quaternion, parameter = answer
+    profiled = objective.expected_counts(radius, quaternion, parameter)
+    fit = goodness_of_fit(objective.data, profiled.rates[0],
+                          len(free_coordinates(objective.family)) + 2)
+    return float(profiled.deviance[0]), fit.dispersion
 
 
 def polish_on_counts(frame: CountsFrame, found: FitResult, *, candidates: int = 2,
                      radius_scan_nm: tuple[float, float] = COUNTS_RADIUS_SCAN_NM,
+                     coarse_stride: int = COARSE_STRIDE, rival_deviance: float = np.inf,
                      **simulation) -> FitResult:
     """Finish a fit on the photon counts behind its image.
 
@@ -251,6 +307,14 @@ def polish_on_counts(frame: CountsFrame, found: FitResult, *, candidates: int = 
     (:func:`~wideshot.fitting.scoring.fisher_scoring`) from the scan's best minima; the most
     likely end point wins.
 
+    Scan and scoring first run on a subsample of the pixels (:meth:`CountsFrame.subsampled`:
+    an exact likelihood of fewer pixels, whose minimum lies within its own error bars of the
+    full one), and the answer is then scored on every pixel, which takes a few steps. Where the
+    subsample's answer fits worse than noise allows (:data:`COARSE_MAX_DISPERSION`: the log
+    image's fit was far off, and the subsample lost the way back that every pixel shows), scan
+    and scoring run again on every pixel — unless the answer is already less likely than a
+    rival's (``rival_deviance``): a family that has lost is not searched further.
+
     Parameters
     ----------
     frame : CountsFrame
@@ -260,39 +324,51 @@ def polish_on_counts(frame: CountsFrame, found: FitResult, *, candidates: int = 
         Scan minima scored.
     radius_scan_nm : (float, float)
         Half width and step of the radius scan (nm).
+    coarse_stride : int
+        Pixel stride of the first scan and scoring (1: every pixel from the start).
+    rival_deviance : float
+        Deviance on every pixel of another family's answer that explains the frame (default
+        none).
     **simulation
         ``shape``, ``material``, ``device``, ``precision`` of the objective.
 
     Returns
     -------
     FitResult
-        ``misfit`` is the deviance of the answer; ``n_simulations`` includes the scan and the
-        scoring.
+        ``misfit`` is the deviance of the answer on every pixel, ``dispersion`` its ratio to
+        what noise allows; ``n_simulations`` includes the scans and the scoring (of either
+        pixel set); a lost family's answer is not ``converged``.
     """
-    objective = make_objective(frame, None, found.quaternion[None], **simulation)
-    half_width, step = radius_scan_nm
-    radii = found.radius_nm + np.arange(-half_width, half_width + step / 2, step)
-    parameters = (None if found.shape_parameter is None
-                  else np.full(len(radii), found.shape_parameter))
-    scan = objective.misfit(radii, np.repeat(found.quaternion[None], len(radii), axis=0),
-                            parameters)
-    starts = [float(radii[index]) for index in _local_minima(scan)[:candidates]
-              if np.isfinite(scan[index])] or [found.radius_nm]
-    spent, best = found.n_simulations + objective.n_simulations, None
-    for radius in starts:
-        start = make_objective(frame, None, found.quaternion[None], **simulation)
-        scored = fisher_scoring(start, radius, found.shape_parameter)
-        spent += scored.simulations
-        if best is None or scored.deviance < best[0].deviance:
-            best = (scored, start)
-    scored, objective = best
-    radius, turned = parameters_to_particles(scored.point[None], found.quaternion[None])
-    return FitResult(radius_nm=float(radius[0]),
-                     quaternion=objective.family.group.canonical(turned)[0],
-                     misfit=scored.deviance, n_simulations=spent, objective=objective,
-                     shape_parameter=(float(scored.point[4]) if objective.dimensions == 5
-                                      else None),
-                     converged=scored.converged)
+    coarse = frame.subsampled(coarse_stride)
+    scored, objective, spent = _scan_and_score(coarse, found, candidates, radius_scan_nm,
+                                               simulation)
+    spent += found.n_simulations
+    if coarse is not frame:
+        answer = _answer(scored, objective)
+        objective = make_objective(frame, None, answer[1][None], **simulation)
+        deviance, dispersion = _judged(objective, (answer[0], answer[1], answer[2]))
+        spent += 1
+        if dispersion <= COARSE_MAX_DISPERSION:
+            scored = fisher_scoring(objective, answer[0], answer[2])
+            spent += scored.simulations
+        elif deviance > rival_deviance:
+            return _fit_result(answer, deviance, dispersion, spent, objective, converged=False)
+        else:
+            scored, objective, again = _scan_and_score(frame, found, candidates,
+                                                       radius_scan_nm, simulation)
+            spent += again
+    answer = _answer(scored, objective)
+    deviance, dispersion = _judged(objective, answer)
+    return _fit_result(answer, deviance, dispersion, spent + 1, objective, scored.converged)
+
+
+def _fit_result(answer: tuple, deviance: float, dispersion: float, spent: int,
+                objective: SearchObjective, converged: bool) -> FitResult:
+    radius, quaternion, parameter = answer
+    return FitResult(radius_nm=radius,
+                     quaternion=objective.family.group.canonical(quaternion[None])[0],
+                     misfit=deviance, n_simulations=spent, objective=objective,
+                     shape_parameter=parameter, converged=converged, dispersion=dispersion)
 
 
 def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quaternion, *,

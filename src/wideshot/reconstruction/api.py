@@ -19,7 +19,12 @@ from torch import nn
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.fitting import fit
 from wideshot.fitting.objective import answer_misfit
-from wideshot.fitting.search import COUNTS_RADIUS_SCAN_NM, FitResult, polish_on_counts
+from wideshot.fitting.search import (
+    COARSE_MAX_DISPERSION,
+    COUNTS_RADIUS_SCAN_NM,
+    FitResult,
+    polish_on_counts,
+)
 from wideshot.geometry import shape_family
 from wideshot.models.inference import DEFAULT_VIEWS, check_images, check_valid, predict
 from wideshot.reconstruction.counts import (
@@ -279,29 +284,38 @@ def _refine_candidates(images, valid, network, labels, candidates: int, device, 
            "shape_parameter": np.full(n, np.nan), "shape": [""] * n,
            "shape_probability": np.zeros(n), "n_simulations": np.zeros(n, dtype=int),
            "converged": np.ones(n, dtype=bool), "candidate_misfits": [{} for _ in range(n)]}
-    for index, family in enumerate(labels.shapes):
-        rows = np.array([row for row in range(n) if index in chosen[row]], dtype=int)
-        if len(rows) == 0:
-            continue
-        fitted = fit(images[rows], valid=valid[rows], method="hybrid", model=network,
-                     device=device, conditions=conditions, shape=family,
-                     counts=None if counts is None else [counts[row] for row in rows],
-                     **fit_options)
-        # Deviances of families with more parameters are lower by about one per parameter:
-        # compare them by Akaike's criterion, deviance + 2 × parameters.
-        penalty = 0.0 if counts is None else 2.0 * particle_parameters(family)
-        for position, row in enumerate(rows):
-            misfit = float(fitted["misfit"][position]) + penalty
-            won["candidate_misfits"][row][family] = misfit
-            won["n_simulations"][row] += int(fitted["n_simulations"][position])
-            if misfit < won["misfit"][row]:
-                won["misfit"][row] = misfit
-                won["shape"][row] = family
-                won["shape_probability"][row] = labels.probability[row, index]
-                won["radius_nm"][row] = fitted["radius_nm"][position]
-                won["quaternion"][row] = fitted["quaternion"][position]
-                won["shape_parameter"][row] = fitted["shape_parameter"][position]
-                won["converged"][row] = fitted["converged"][position]
+    # Most probable families first: a family that explains a frame is the rival that lets a
+    # less likely one stop early (fit's rival_deviance).
+    rival = np.full(n, np.inf)
+    for rank in range(max(len(families) for families in chosen)):
+        for index, family in enumerate(labels.shapes):
+            rows = np.array([row for row in range(n)
+                             if rank < len(chosen[row]) and chosen[row][rank] == index],
+                            dtype=int)
+            if len(rows) == 0:
+                continue
+            fitted = fit(images[rows], valid=valid[rows], method="hybrid", model=network,
+                         device=device, conditions=conditions, shape=family,
+                         counts=None if counts is None else [counts[row] for row in rows],
+                         rival_deviance=None if counts is None else rival[rows],
+                         **fit_options)
+            # Deviances of families with more parameters are lower by about one per parameter:
+            # compare them by Akaike's criterion, deviance + 2 × parameters.
+            penalty = 0.0 if counts is None else 2.0 * particle_parameters(family)
+            for position, row in enumerate(rows):
+                misfit = float(fitted["misfit"][position]) + penalty
+                won["candidate_misfits"][row][family] = misfit
+                won["n_simulations"][row] += int(fitted["n_simulations"][position])
+                if counts is not None and fitted["dispersion"][position] <= COARSE_MAX_DISPERSION:
+                    rival[row] = min(rival[row], float(fitted["misfit"][position]))
+                if misfit < won["misfit"][row]:
+                    won["misfit"][row] = misfit
+                    won["shape"][row] = family
+                    won["shape_probability"][row] = labels.probability[row, index]
+                    won["radius_nm"][row] = fitted["radius_nm"][position]
+                    won["quaternion"][row] = fitted["quaternion"][position]
+                    won["shape_parameter"][row] = fitted["shape_parameter"][position]
+                    won["converged"][row] = fitted["converged"][position]
     return {**won, "network_shape": best["shape"], "network_radius_nm": best["radius_nm"],
             "network_quaternion": best["quaternion"],
             "network_shape_parameter": best["shape_parameter"]}
