@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 OUT    ?= out
 
-.PHONY: demo test test-slow bench install clean
+.PHONY: demo test test-slow test-browser bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: install
 
 test-slow: install
 	$(BIN)/python -m pytest -q -m slow
+
+# The live monitor page in a real headless browser (needs Debian's chromium).
+test-browser: install
+	$(BIN)/python -m pytest -q -m browser
 
 bench: install
 	$(BIN)/python benchmarks/bench_simulate.py

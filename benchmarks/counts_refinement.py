@@ -63,18 +63,23 @@ def main() -> None:
         network_seconds += time.perf_counter() - started
         started = time.perf_counter()
         refined = wideshot.reconstruct(frames["counts"][index], refine=True, **options)
-        refined_seconds += time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        refined_seconds += seconds
         row = {"shape": frames["shape"][index], "photons_max": float(frames["photons_max"][index]),
                "photons": float(refined["photons"][0]), "network": _errors(alone, frames, index),
                "refined": _errors(refined, frames, index), "flagged": bool(refined["flagged"][0]),
                "network_flagged": bool(alone["flagged"][0]),
                "converged": bool(refined["converged"][0]),
+               "rescued": bool(refined["rescued"][0]), "seconds": seconds,
                "kept_network": bool(refined["kept_network"][0]),
                "dispersion": float(refined["dispersion"][0]),
                "gof_p_value": float(refined["gof_p_value"][0])}
         for name in ("radius_nm_sigma", "orientation_sigma_deg", "shape_parameter_sigma"):
             row[name] = float(refined[name][0])
         rows.append(row)
+
+    def seconds_of(subset: list[dict]) -> np.ndarray:
+        return np.array([row["seconds"] for row in subset])
 
     def summary(kind: str, subset: list[dict]) -> dict:
         right = [row for row in subset if row[kind]["shape_right"]]
@@ -117,7 +122,11 @@ def main() -> None:
         "unflagged_far_off_with_evidence": len(bad),
         "seconds_per_frame": {"network": network_seconds / args.n,
                               "refined": refined_seconds / args.n,
-                              "ratio": refined_seconds / network_seconds},
+                              "ratio": refined_seconds / network_seconds,
+                              "refined_median": float(np.median(seconds_of(rows))),
+                              "refined_p90": float(np.percentile(seconds_of(rows), 90)),
+                              "refined_unflagged": float(np.mean(seconds_of(
+                                  [row for row in rows if not row["flagged"]])))},
         "rows": rows,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ import wideshot
 from wideshot.cli import main
 from wideshot.geometry import canonical, misorientation_deg
 from wideshot.physics import FlatDetector, far_field, intensity_grid_units
-from wideshot.reconstruction import pipeline
+from wideshot.reconstruction import chunks, pipeline
 from wideshot.reconstruction.api import reconstruct
 from wideshot.reconstruction.demo import format_table, run_demo
 from wideshot.reconstruction.pipeline import COLUMNS, reconstruct_files
@@ -324,7 +324,7 @@ def hybrid_run(images, tmp_path_factory):
         return result
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline, "reconstruct", spy)
+        patch.setattr(chunks, "reconstruct", spy)
         code = main(["fit", str(folder / "clean.npy"), "--out", str(folder / "fit"),
                      "--method", "hybrid", "--panels", "0", "--quiet"])
     [(options, result)] = calls
@@ -370,7 +370,7 @@ class _FakeFit:
 @pytest.mark.parametrize("method", ["mcs", "hybrid"])
 def test_fit_command_passes_the_budget(method, images, tmp_path, monkeypatch):
     fake = _FakeFit()
-    monkeypatch.setattr("wideshot.reconstruction.pipeline.fit", fake)
+    monkeypatch.setattr("wideshot.reconstruction.chunks.fit", fake)
     monkeypatch.setattr("wideshot.reconstruction.api.fit", fake)
     np.save(tmp_path / "image.npy", images[1])
     assert main(["fit", str(tmp_path / "image.npy"), "--out", str(tmp_path / "fit"),
@@ -501,7 +501,7 @@ def test_long_stack_streams_in_batches(images, tmp_path, monkeypatch):
         batches.append(len(frames))
         return reconstruct(frames, **options)
 
-    monkeypatch.setattr(pipeline, "reconstruct", spy)
+    monkeypatch.setattr(chunks, "reconstruct", spy)
     summary = reconstruct_files([path], tmp_path / "out", panels=0, batch_size=64,
                                 progress=False)
     assert batches == [64, 64, 64, 8]
@@ -541,13 +541,13 @@ def test_interrupted_run_resumes_without_redoing_frames(images, tmp_path, monkey
     assert "--resume" in capsys.readouterr().err
 
     answered = []
-    original = pipeline.reconstruct
+    original = chunks.reconstruct
 
     def counting(images, **options):
         answered.append(len(images))
         return original(images, **options)
 
-    monkeypatch.setattr(pipeline, "reconstruct", counting)
+    monkeypatch.setattr(chunks, "reconstruct", counting)
     assert main(["reconstruct", str(folder), "--out", str(out), "--panels", "0", "--quiet",
                  "--resume"]) == 0
     assert answered == [2]

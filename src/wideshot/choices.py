@@ -104,3 +104,13 @@ class TrainingDefaults:
 
 #: The defaults of a training run.
 TRAINING_DEFAULTS = TrainingDefaults()
+
+#: Detector key looked up in each Karabo-bridge train unless told otherwise: the corrected
+#: image of European XFEL's detectors, ``image.data`` of the bridge's simulator.
+BRIDGE_KEY = "image.data"
+
+#: With no train at all for this long (s) from its start, a Karabo bridge counts as unreachable.
+BRIDGE_CONNECT_TIMEOUT_S = 10.0
+
+#: Most seconds a hit of a stream waits for its network batch to fill.
+STREAM_MAX_LATENCY_S = 0.1

@@ -21,6 +21,7 @@ COMMANDS = {
     "evaluate": "wideshot.cli.evaluate",
     "fit": "wideshot.cli.fit",
     "reconstruct": "wideshot.cli.reconstruct",
+    "stream": "wideshot.cli.stream",
     "demo": "wideshot.cli.demo",
 }
 

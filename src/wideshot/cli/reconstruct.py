@@ -115,7 +115,15 @@ def add_parser(subparsers) -> None:
                                 "twice the frames/s), misfit is left empty and nothing is "
                                 "flagged; ignored with --refine")
     answering.add_argument("--batch-size", type=int, default=64, metavar="N",
-                           help="frames per network batch (default 64)")
+                           help="frames per network batch (default 64), the unit of work of "
+                                "--scheduler and --workers")
+    where = answering.add_mutually_exclusive_group()
+    where.add_argument("--scheduler", metavar="ADDRESS",
+                       help="Dask distributed scheduler (tcp://host:8786) whose workers answer "
+                            "the frames (they need wideshot and the files at the same paths); "
+                            "rows come out in input order, as in one process")
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="answer on a local Dask cluster of N worker processes")
     parser.set_defaults(run=run_command)
 
 
@@ -125,6 +133,7 @@ def run_command(args: argparse.Namespace) -> int:
     summary = reconstruct_files(args.inputs, args.out, model=args.model,
                                 method="hybrid" if args.refine else "network",
                                 batch_size=args.batch_size, check=not args.no_check,
+                                scheduler=args.scheduler, workers=args.workers,
                                 **file_options(args))
     return report(summary, args.quiet)
 

@@ -280,6 +280,54 @@ def make_counts_frames(n: int, *, seed: int = 0, shapes: Sequence[str] = ("icosa
     }
 
 
+#: Mean background of an empty frame (photons/pixel), drawn log-uniformly.
+EMPTY_BACKGROUND_RANGE_PHOTONS: tuple[float, float] = (1e-4, 0.05)
+#: Stray light of a noisy empty frame at the bright end of its ramp (photons/pixel), uniform.
+STRAY_LIGHT_MAX_PHOTONS = 0.05
+#: Hot pixels of a noisy empty frame (inclusive), and their mean photons (log-uniform).
+HOT_PIXELS_RANGE: tuple[int, int] = (10, 50)
+HOT_PIXEL_PHOTONS_RANGE: tuple[float, float] = (2.0, 100.0)
+
+
+def make_empty_frames(indices: range, masks: np.ndarray, seed: int
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Frames without a particle, as most frames of a run are: even ``indices`` Poisson
+    background only, odd ones *noisy* — that background, stray light (a linear ramp across the
+    frame) and hot pixels.
+
+    Parameters
+    ----------
+    indices : range
+        Which empty frames (each draws from ``default_rng([seed, 2, index])``).
+    masks : ndarray (M, H, W) bool
+        Masks to reuse, frame ``index`` takes ``masks[index % M]``.
+
+    Returns
+    -------
+    counts : ndarray (len(indices), H, W) float64
+        Photons, 0 at masked pixels.
+    mask : ndarray (len(indices), H, W) bool
+    """
+    rows, columns = masks.shape[1:]
+    row_position, column_position = np.mgrid[:rows, :columns] / max(rows, columns)
+    counts = np.empty((len(indices), rows, columns))
+    mask = masks[[index % len(masks) for index in indices]]
+    for offset, index in enumerate(indices):
+        rng = np.random.default_rng([seed, 2, index])
+        mean_counts = np.full((rows, columns),
+                              np.exp(rng.uniform(*np.log(EMPTY_BACKGROUND_RANGE_PHOTONS))))
+        if index % 2:
+            angle = rng.uniform(0, 2 * np.pi)
+            ramp = np.cos(angle) * row_position + np.sin(angle) * column_position
+            ramp = (ramp - ramp.min()) / np.ptp(ramp)
+            mean_counts += rng.uniform(0, STRAY_LIGHT_MAX_PHOTONS) * ramp
+            n_hot = int(rng.integers(HOT_PIXELS_RANGE[0], HOT_PIXELS_RANGE[1] + 1))
+            mean_counts[rng.integers(0, rows, n_hot), rng.integers(0, columns, n_hot)] += \
+                np.exp(rng.uniform(*np.log(HOT_PIXEL_PHOTONS_RANGE), n_hot))
+        counts[offset] = np.where(mask[offset], rng.poisson(mean_counts), 0.0)
+    return counts, mask
+
+
 def save_counts_frames(frames: dict, path: str | os.PathLike) -> Path:
     """Write frames of :func:`make_counts_frames` to an HDF5 file (layout in the module doc).
 

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,33 +21,18 @@ import numpy as np
 from tqdm import tqdm
 
 from wideshot.evaluation.particle_figures import save_reconstruction_panel
-from wideshot.fitting import fit
 from wideshot.models.inference import DEFAULT_VIEWS
-from wideshot.physics import simulate
-from wideshot.reconstruction.api import reconstruct
 from wideshot.reconstruction.preparation import DetectorGeometry
 from wideshot.reconstruction.quality import misfit_threshold
-from wideshot.reconstruction.sources import (
-    Frame,
-    count_frames,
-    find_inputs,
-    iter_frames,
+from wideshot.reconstruction.chunks import (
+    AnswerSettings,
+    ChunkAnswer,
+    answer_chunk,
+    plan_chunks,
 )
+from wideshot.reconstruction.rows import COLUMNS, COUNTS_COLUMNS, STATUSES
+from wideshot.reconstruction.sources import check_reading, find_inputs, frames_per_file
 from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
-
-#: Columns of the CSV (and keys of each JSON row), in order.
-COLUMNS = ("source", "frame", "dataset", "status", "radius_nm", "w", "x", "y", "z", "misfit",
-           "reason", "shape", "shape_probability", "shape_parameter")
-
-#: Columns added with counts (``intensity="counts"`` and a saturation, threshold or gain, or
-#: ``counts=True``): the likelihood's verdict and, refined, the 1σ errors.
-COUNTS_COLUMNS = ("photons", "deviance", "gof_p_value", "dispersion", "radius_nm_sigma",
-                  "orientation_sigma_deg", "shape_parameter_sigma", "centre_offset_row_px",
-                  "centre_offset_column_px")
-
-#: Row statuses: answered; answered but not explained by any family the model knows; not
-#: answered.
-STATUSES = ("ok", "flagged", "failed")
 
 #: How answers are found: the network, the network + forward-fit refinement, forward fit alone.
 METHODS = ("network", "hybrid", "mcs")
@@ -58,7 +43,7 @@ PANELS_FOLDER = "panels"
 
 
 @dataclass
-class _Writers:
+class ResultWriters:
     """The CSV and JSON outputs, written row by row."""
 
     out_dir: Path
@@ -67,7 +52,7 @@ class _Writers:
 
     columns: tuple = COLUMNS
 
-    def __enter__(self) -> _Writers:
+    def __enter__(self) -> ResultWriters:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self._csv_file = open(self.out_dir / RESULTS_CSV, "w", newline="")
         self._csv = csv.DictWriter(self._csv_file, fieldnames=self.columns)
@@ -98,7 +83,7 @@ _NUMBER_COLUMNS = ("radius_nm", "w", "x", "y", "z", "misfit", "shape_probability
                    "shape_parameter") + COUNTS_COLUMNS
 
 
-def _earlier_rows(csv_path: Path) -> dict[tuple[str, int], dict]:
+def earlier_rows(csv_path: Path) -> dict[tuple[str, int], dict]:
     """Rows of an interrupted run's CSV by (source, frame), values typed as when written."""
     rows = {}
     with open(csv_path, newline="") as file:
@@ -112,54 +97,34 @@ def _earlier_rows(csv_path: Path) -> dict[tuple[str, int], dict]:
     return rows
 
 
-def _failed_row(frame: Frame) -> dict:
-    return {"source": frame.source, "frame": frame.index, "dataset": frame.dataset,
-            "status": "failed", "reason": frame.error}
+def _panel_name(row: dict, number: int) -> str:
+    return f"{number:05d}_{Path(row['source']).stem}_{row['frame']}.png"
 
 
-def _answer_rows(frames: list[Frame], result: dict) -> list[dict]:
-    rows = []
-    for index, frame in enumerate(frames):
-        w, x, y, z = (float(value) for value in result["quaternion"][index])
-        flagged = bool(result["flagged"][index])
-        parameter = float(result["shape_parameter"][index])
-        probability = result.get("shape_probability")
-        rows.append({"source": frame.source, "frame": frame.index, "dataset": frame.dataset,
-                     "status": "flagged" if flagged else "ok",
-                     "radius_nm": round(float(result["radius_nm"][index]), 4),
-                     "w": w, "x": x, "y": y, "z": z,
-                     "misfit": (None if np.isnan(result["misfit"][index])  # not checked
-                                else round(float(result["misfit"][index]), 6)),
-                     "reason": (f"misfit {result['misfit'][index]:.3f} > "
-                                f"{result['max_misfit']:.3f}: not explained by "
-                                f"{_family_phrase(result)}"
-                                if flagged and "deviance" not in result else None),
-                     "shape": result["shape"][index],
-                     "shape_probability": (None if probability is None  # the forward fit
-                                           else round(float(probability[index]), 6)),
-                     "shape_parameter": None if np.isnan(parameter) else round(parameter, 6)})
-        if "deviance" in result:
-            for name in COUNTS_COLUMNS:
-                value = float(result[name][index])
-                rows[-1][name] = None if np.isnan(value) else float(f"{value:.6g}")
-            if flagged:
-                rows[-1]["reason"] = (f"goodness of fit p = {result['gof_p_value'][index]:.2g}, "
-                                      f"dispersion {result['dispersion'][index]:.2f}: the counts "
-                                      f"are not explained by {_family_phrase(result)}")
-            elif result["weak_evidence"][index]:
-                rows[-1]["reason"] = f"weak evidence: {result['photons'][index]:.0f} photons"
-    return rows
+def _keys(segments: list) -> list[tuple[str, int]]:
+    """(source, frame) of every frame of a chunk, in order."""
+    return [(path, index) for path, first, stop in segments for index in range(first, stop)]
 
 
-def _family_phrase(result: dict) -> str:
-    """"an icosahedron" or "any of icosahedron, decahedron, ..." for a flagged row's reason."""
-    shapes = result.get("shapes") or sorted(set(result["shape"]))
-    return f"a {shapes[0]}" if len(shapes) == 1 else f"any of {', '.join(shapes)}"
+def _chunk_starts(chunks: list) -> Iterator[tuple[list, int]]:
+    """Each chunk with the number of frames before it."""
+    before = 0
+    for segments in chunks:
+        yield segments, before
+        before += sum(stop - first for _, first, stop in segments)
 
 
-def _panel_name(frame: Frame, number: int) -> str:
-    stem = Path(frame.source).stem
-    return f"{number:05d}_{stem}_{frame.index}.png"
+def _answers(work: list, settings: AnswerSettings, scheduler: str | None,
+             workers: int | None) -> Iterator[ChunkAnswer]:
+    """:func:`answer_chunk` of every (segments, skip, panels) of ``work``, in order: here, or
+    on Dask workers (a scheduler's, or a local cluster of ``workers`` processes)."""
+    if scheduler is None and workers is None:
+        for segments, skip, panels in work:
+            yield answer_chunk(segments, settings, skip=skip, panels=panels)
+        return
+    from wideshot.reconstruction.cluster import dask_answers
+
+    yield from dask_answers(work, settings, scheduler=scheduler, workers=workers)
 
 
 def _description_or_nothing(model, device) -> dict:
@@ -179,6 +144,7 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                       views: int = DEFAULT_VIEWS, check: bool = True, resume: bool = False,
                       saturation: float | None = None, threshold: float | None = None,
                       gain: float | None = None, fit_centre: bool = False,
+                      scheduler: str | None = None, workers: int | None = None,
                       progress: bool = True) -> dict:
     """Reconstruct every frame of files and folders into ``out_dir``.
 
@@ -211,6 +177,12 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
     resume : bool
         Continue an interrupted run in ``out_dir``: frames already in its CSV are kept, not
         redone. Without it, an ``out_dir`` that already holds results is refused.
+    scheduler : str, optional
+        A Dask distributed scheduler (``tcp://host:8786``) whose workers answer the chunks of
+        ``batch_size`` frames (they need wideshot installed and the files at the same paths);
+        rows are written in input order and are the same as in one process.
+    workers : int, optional
+        Start a local Dask cluster of this many worker processes (one thread each) instead.
     progress : bool
         Progress bar (frames, rate, ETA) on stderr.
 
@@ -230,7 +202,7 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         if not resume:
             raise ValueError(f"{out_dir} already holds {RESULTS_CSV}; continue that run with "
                              "--resume, or choose another --out")
-        earlier = _earlier_rows(out_dir / RESULTS_CSV)
+        earlier = earlier_rows(out_dir / RESULTS_CSV)
     paths = find_inputs(inputs)
     if not paths:
         raise ValueError(f"no input files found in {', '.join(map(str, inputs))}")
@@ -253,76 +225,49 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
                          "the network or hybrid method, not mcs")
     counts_options = ({"saturation": saturation, "threshold": threshold,
                        "gain": 1.0 if gain is None else gain} if keep_counts else None)
+    mask = check_reading(intensity, mask, counts_options)
     check = check or method != "network"
     threshold = (misfit_threshold(description, refined=method != "network", override=max_misfit)
                  if check else None)
     model_name = description.get("shipped") or description.get("run") or description.get("name")
 
-    def answer(images: np.ndarray, valid: np.ndarray, counts) -> dict:
-        if method == "mcs":
-            result = fit(images, valid=valid, method="mcs", starts=starts,
-                         iterations=iterations, seed=seed, device=device,
-                         conditions=conditions)
-            flagged = (result["misfit"] > threshold if threshold is not None
-                       else np.zeros(len(images), dtype=bool))
-            return {**result, "shape": [result["shape"]] * len(images), "flagged": flagged,
-                    "max_misfit": threshold}
-        return reconstruct(images, valid=valid, model=network, device=device,
-                           refine=method == "hybrid", max_misfit=threshold, seed=seed,
-                           starts=starts, iterations=iterations, views=views, check=check,
-                           conditions=conditions, counts=counts, fit_centre=fit_centre)
+    if scheduler is not None and workers is not None:
+        raise ValueError("give either a Dask scheduler or a number of local workers, not both")
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    distributed = scheduler is not None or workers is not None
+    settings = AnswerSettings(
+        # Workers load the network themselves; this process already has it.
+        model=model if distributed or method == "mcs" else network, device=device,
+        method=method, conditions=conditions, threshold=threshold, dataset=dataset, mask=mask,
+        geometry=geometry, intensity=intensity, counts_options=counts_options, starts=starts,
+        iterations=iterations, seed=seed, views=views, check=check, fit_centre=fit_centre)
+    counts = frames_per_file(paths, dataset=dataset)
+    chunks = plan_chunks(paths, counts, batch_size)
     started = time.perf_counter()
     panels_written = 0
     columns = COLUMNS + (COUNTS_COLUMNS if keep_counts else ())
-    with _Writers(out_dir, columns=columns) as writers, tqdm(
-            total=count_frames(paths, dataset=dataset), unit="frame", desc="reconstruct",
-            file=sys.stderr, disable=not progress, dynamic_ncols=True) as bar:
-        pending: list[Frame] = []
-
-        def flush() -> None:
-            nonlocal panels_written
-            good = [frame for frame in pending if frame.error is None]
-            answers = iter(())
-            if good:
-                result = answer(np.stack([frame.image for frame in good]),
-                                np.stack([frame.valid for frame in good]),
-                                [frame.counts for frame in good] if keep_counts else None)
-                answers = iter(_answer_rows(good, result))
-                drawn = good[:max(0, panels - panels_written)]
-                if drawn:  # one batched simulation for the batch's panels
-                    resimulated = simulate(result["radius_nm"][:len(drawn)],
-                                           result["quaternion"][:len(drawn)],
-                                           shape=result["shape"][:len(drawn)],
-                                           shape_parameter=result["shape_parameter"][:len(drawn)],
-                                           material=conditions.material,
-                                           config=conditions.config)
-                for index, frame in enumerate(drawn):
-                    save_reconstruction_panel(
-                        out_dir / PANELS_FOLDER / _panel_name(frame, panels_written),
-                        frame.image, frame.valid, result["radius_nm"][index],
-                        result["quaternion"][index], resimulated[index],
-                        shape=result["shape"][index],
-                        shape_parameter=result["shape_parameter"][index],
-                        title=f"{Path(frame.source).name} frame {frame.index}",
-                        misfit=result["misfit"][index])
-                    panels_written += 1
-            for frame in pending:
-                writers.write(_failed_row(frame) if frame.error is not None else next(answers))
-            bar.update(len(pending))
-            pending.clear()
-
+    with ResultWriters(out_dir, columns=columns) as writers, tqdm(
+            total=sum(counts), unit="frame", desc="reconstruct", file=sys.stderr,
+            disable=not progress, dynamic_ncols=True) as bar:
         (out_dir / PANELS_FOLDER).mkdir(parents=True, exist_ok=True)
-        for frame in iter_frames(paths, dataset=dataset, mask=mask, geometry=geometry,
-                                 intensity=intensity, counts_options=counts_options):
-            done = earlier.get((frame.source, frame.index))
-            if done is not None:
-                writers.write(done)
-                bar.update()
-                continue
-            pending.append(frame)
-            if sum(item.error is None for item in pending) >= batch_size:
-                flush()
-        flush()
+        work = [(segments, frozenset(key for key in _keys(segments) if key in earlier),
+                 max(0, panels - first)) for segments, first in _chunk_starts(chunks)]
+        for (segments, _, _), answered in zip(work, _answers(work, settings, scheduler,
+                                                             workers), strict=True):
+            for key, row in zip(_keys(segments), answered.rows, strict=True):
+                writers.write(row if row is not None else earlier[key])
+            for panel in answered.panels:
+                row = answered.rows[panel["position"]]
+                save_reconstruction_panel(
+                    out_dir / PANELS_FOLDER / _panel_name(row, panels_written),
+                    panel["image"], panel["valid"], panel["radius_nm"], panel["quaternion"],
+                    panel["resimulated"], shape=panel["shape"],
+                    shape_parameter=panel["shape_parameter"],
+                    title=f"{Path(row['source']).name} frame {row['frame']}",
+                    misfit=panel["misfit"])
+                panels_written += 1
+            bar.update(len(answered.rows))
         seconds = time.perf_counter() - started
         summary = {"frames": writers.rows_written, **writers.counts,
                    "seconds": round(seconds, 3),

@@ -380,19 +380,23 @@ def _reason(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def count_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None = None) -> int:
-    """How many :class:`Frame` objects :func:`iter_frames` will yield, from headers alone.
-
-    A file that cannot be opened, or holds no frame, counts 1 (its error frame).
-    """
-    total = 0
+def frames_per_file(paths: Sequence[str | os.PathLike], *, dataset: str | None = None
+                    ) -> list[int]:
+    """How many :class:`Frame` objects :func:`iter_frames` yields for each file, from headers
+    alone: a file that cannot be opened, or holds no frame, counts 1 (its error frame)."""
+    counts = []
     for path in map(Path, paths):
         try:
             with _open(path, dataset) as opened:
-                total += max(1, len(opened))
+                counts.append(max(1, len(opened)))
         except Exception:  # noqa: BLE001 - an unreadable file counts as its one error frame
-            total += 1
-    return total
+            counts.append(1)
+    return counts
+
+
+def count_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None = None) -> int:
+    """How many :class:`Frame` objects :func:`iter_frames` will yield, from headers alone."""
+    return sum(frames_per_file(paths, dataset=dataset))
 
 
 def _frame_mask(frame: np.ndarray, file_mask: np.ndarray | None,
@@ -446,6 +450,14 @@ def iter_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None = Non
         At once, for an unknown ``intensity`` or a mask that is not 2-D (problems of the call,
         not of a file).
     """
+    mask = check_reading(intensity, mask, counts_options)
+    return _frames(paths, dataset, mask, geometry, intensity, counts_options)
+
+
+def check_reading(intensity: str, mask, counts_options: dict | None) -> np.ndarray | None:
+    """The options of :func:`iter_frames` that concern the call, not a file: ValueError for an
+    unknown ``intensity``, a mask that is not 2-D, counts options without counts; returns the
+    mask as bool (or None)."""
     if intensity not in INTENSITY_SCALES:
         raise ValueError(f"intensity must be one of {', '.join(INTENSITY_SCALES)}, got {intensity!r}")
     if mask is not None:
@@ -455,36 +467,87 @@ def iter_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None = Non
     if counts_options is not None and intensity != "counts":
         raise ValueError("saturation, threshold and gain describe photon counts: use them with "
                          "intensity 'counts'")
-    return _frames(paths, dataset, mask, geometry, intensity, counts_options)
+    return mask
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    """One frame of an input file as recorded, before preparation.
+
+    Attributes
+    ----------
+    source, index, dataset, error
+        As in :class:`Frame`.
+    values : ndarray (H, W) or None
+        The detector values as stored; None if ``error``.
+    valid : ndarray (H, W) bool or None
+        Good pixels of the masks that apply (None: no mask).
+    """
+
+    source: str
+    index: int
+    values: np.ndarray | None
+    valid: np.ndarray | None
+    error: str | None = None
+    dataset: str | None = None
+
+
+def iter_raw_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None = None,
+                    mask: np.ndarray | None = None) -> Iterator[RawFrame]:
+    """Every frame of every file as recorded, one at a time (``dataset`` and ``mask`` as in
+    :func:`iter_frames`; ``mask`` already checked); problems are reported in the frames."""
+    for path in paths:
+        yield from read_raw_frames(path, dataset=dataset, mask=mask)
+
+
+def read_raw_frames(path: str | os.PathLike, first: int = 0, stop: int | None = None, *,
+                    dataset: str | None = None, mask: np.ndarray | None = None
+                    ) -> Iterator[RawFrame]:
+    """Frames ``first`` to ``stop`` (exclusive; None: to the end) of one file as recorded; a
+    file that cannot be opened or holds no frame is one error frame (index 0)."""
+    source = str(path)
+    try:
+        opened = _open(Path(path), dataset)
+    except Exception as error:  # noqa: BLE001 - reported in the frame, never raised
+        yield RawFrame(source, 0, None, None, _reason(error))
+        return
+    with opened:
+        if len(opened) == 0:
+            yield RawFrame(source, 0, None, None, "the file holds no frames (an empty stack)")
+        for index in range(first, len(opened) if stop is None else min(stop, len(opened))):
+            name = None
+            try:
+                values, file_mask, name = opened.read(index)
+                good = _frame_mask(values, file_mask, mask)
+            except Exception as error:  # noqa: BLE001 - reported in the frame
+                yield RawFrame(source, index, None, None, _reason(error), name)
+                continue
+            yield RawFrame(source, index, values, good, None, name)
+
+
+def prepare_raw_frame(raw: RawFrame, *, geometry: DetectorGeometry | None = None,
+                      intensity: str = "auto", counts_options: dict | None = None) -> Frame:
+    """A recorded frame prepared as a SPEC image (with its counts where ``counts_options``
+    ask for them; see :func:`iter_frames`), or with the reason it cannot be."""
+    if raw.error is not None:
+        return Frame(raw.source, raw.index, None, None, raw.error, raw.dataset)
+    counts = None
+    try:
+        if counts_options is not None:
+            image, valid, counts = prepare_counts_frame(raw.values, mask=raw.valid,
+                                                        geometry=geometry, **counts_options)
+        else:
+            image, valid = prepare_frame(raw.values, mask=raw.valid, geometry=geometry,
+                                         intensity=intensity)
+    except Exception as error:  # noqa: BLE001 - reported in the Frame, never raised
+        return Frame(raw.source, raw.index, None, None, _reason(error), raw.dataset)
+    return Frame(raw.source, raw.index, image, valid, None, raw.dataset, counts)
 
 
 def _frames(paths, dataset, global_mask, geometry, intensity, counts_options) -> Iterator[Frame]:
-    for path in map(Path, paths):
-        source = str(path)
-        try:
-            opened = _open(path, dataset)
-        except Exception as error:  # noqa: BLE001 - reported in the Frame, never raised
-            yield Frame(source, 0, None, None, _reason(error))
-            continue
-        with opened:
-            if len(opened) == 0:
-                yield Frame(source, 0, None, None, "the file holds no frames (an empty stack)")
-            for index in range(len(opened)):
-                name = None
-                try:
-                    frame, file_mask, name = opened.read(index)
-                    good = _frame_mask(frame, file_mask, global_mask)
-                    counts = None
-                    if counts_options is not None:
-                        image, valid, counts = prepare_counts_frame(
-                            frame, mask=good, geometry=geometry, **counts_options)
-                    else:
-                        image, valid = prepare_frame(frame, mask=good, geometry=geometry,
-                                                     intensity=intensity)
-                except Exception as error:  # noqa: BLE001 - reported in the Frame, never raised
-                    yield Frame(source, index, None, None, _reason(error), name)
-                    continue
-                yield Frame(source, index, image, valid, None, name, counts)
+    for raw in iter_raw_frames(paths, dataset=dataset, mask=global_mask):
+        yield prepare_raw_frame(raw, geometry=geometry, intensity=intensity,
+                                counts_options=counts_options)
 
 
 def load_mask(path: str | os.PathLike, *, dataset: str | None = None) -> np.ndarray:

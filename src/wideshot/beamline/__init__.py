@@ -1,0 +1,1 @@
+"""At the beamline: frames as they arrive — hit finding, streams, live monitoring."""
