@@ -8,7 +8,7 @@ HELP = """Reconstruct the shape family, circumradius, orientation and shape para
 in every frame of the inputs
 (files or folders, searched recursively): PNG, TIFF, NPY (one frame or a stack), HDF5/CXI
 (/entry_N/data_1/data with its mask where present; a wideshot data set's /images; or
---dataset). Frames on SPEC's 128x128 k-grid are used as they are; flat-detector frames of
+--dataset); with --source, European XFEL run directories (extra-data), frames in train order. Frames on SPEC's 128x128 k-grid are used as they are; flat-detector frames of
 another size are resampled onto it from --geometry. Values: --intensity auto (uint8 and
 [0, 1] floats are log images as SPEC, anything else detector counts, taken as log(counts+1)).
 
@@ -53,6 +53,12 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
                               "to every frame")
     reading.add_argument("--dataset", metavar="/PATH",
                          help="HDF5 data set to read instead of the CXI/wideshot default")
+    reading.add_argument("--source", metavar="NAME",
+                         help="the inputs are European XFEL run directories: read this "
+                              "detector source's frames (through extra-data)")
+    reading.add_argument("--key", metavar="KEY",
+                         help="with --source: the key of the image (default: the source's only "
+                              "key holding frames)")
     reading.add_argument("--intensity", choices=INTENSITY_SCALES, default="auto",
                          help="what frame values are (default auto)")
     reading.add_argument("--saturation", type=float, metavar="LEVEL",
@@ -87,7 +93,14 @@ def file_options(args: argparse.Namespace) -> dict:
     """Keyword arguments of :func:`reconstruct_files` from :func:`add_file_options`'s options."""
     from wideshot.reconstruction import DetectorGeometry, load_mask
 
-    return {"dataset": args.dataset, "mask": load_mask(args.mask) if args.mask else None,
+    from wideshot.reconstruction.sources import RunSelection
+
+    if args.key is not None and args.source is None:
+        raise ValueError("--key selects the image of a --source (European XFEL runs)")
+    if args.source is not None and args.dataset is not None:
+        raise ValueError("--dataset names an HDF5 data set, --source a run's detector: not both")
+    dataset = RunSelection(args.source, args.key) if args.source is not None else args.dataset
+    return {"dataset": dataset, "mask": load_mask(args.mask) if args.mask else None,
             "geometry": DetectorGeometry.parse(args.geometry) if args.geometry else None,
             "intensity": args.intensity, "max_misfit": args.max_misfit, "device": args.device,
             "saturation": args.saturation, "threshold": args.threshold, "gain": args.gain,

@@ -51,7 +51,7 @@ class AnswerSettings:
     method: str
     conditions: object
     threshold: float | None
-    dataset: str | None = None
+    dataset: object = None
     mask: np.ndarray | None = field(default=None, compare=False)
     geometry: object = None
     intensity: str = "auto"

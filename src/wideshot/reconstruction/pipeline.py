@@ -31,7 +31,12 @@ from wideshot.reconstruction.chunks import (
     plan_chunks,
 )
 from wideshot.reconstruction.rows import COLUMNS, COUNTS_COLUMNS, STATUSES
-from wideshot.reconstruction.sources import check_reading, find_inputs, frames_per_file
+from wideshot.reconstruction.sources import (
+    RunSelection,
+    check_reading,
+    find_inputs,
+    frames_per_file,
+)
 from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
 
 #: How answers are found: the network, the network + forward-fit refinement, forward fit alone.
@@ -136,7 +141,8 @@ def _description_or_nothing(model, device) -> dict:
 
 
 def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike, *,
-                      dataset: str | None = None, mask: np.ndarray | None = None,
+                      dataset: str | RunSelection | None = None,
+                      mask: np.ndarray | None = None,
                       geometry: DetectorGeometry | None = None, intensity: str = "auto",
                       model=DEFAULT_MODEL, device=None, method: str = "network",
                       starts: int | None = None, iterations: int | None = None, seed: int = 0,
@@ -203,7 +209,7 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
             raise ValueError(f"{out_dir} already holds {RESULTS_CSV}; continue that run with "
                              "--resume, or choose another --out")
         earlier = earlier_rows(out_dir / RESULTS_CSV)
-    paths = find_inputs(inputs)
+    paths = find_inputs(inputs, runs=isinstance(dataset, RunSelection))
     if not paths:
         raise ValueError(f"no input files found in {', '.join(map(str, inputs))}")
     if method == "mcs":  # no network; a shipped model's card still knows the threshold

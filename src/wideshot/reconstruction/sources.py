@@ -9,6 +9,10 @@ total for a progress bar from headers alone. Everything streams: a folder of 10,
 A problem with one file or one frame (missing, corrupt, unknown type, wrong size, empty, ...)
 never stops the iteration: it comes out as a :class:`Frame` whose ``error`` names the reason.
 
+European XFEL run directories are read through ``extra-data`` with a :class:`RunSelection`
+(``dataset=RunSelection(source, key)``): the frames of that source and key in train order, a
+detector with several pulses per train giving several frames per train.
+
 Readable files (:data:`IMAGE_SUFFIXES`, case-insensitive)
 ----------------------------------------------------------
 ``.npy``
@@ -120,7 +124,7 @@ def _walk(folder: Path) -> list[Path]:
     return sorted(found, key=lambda path: path.relative_to(folder).parts)
 
 
-def find_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
+def find_inputs(inputs: Sequence[str | os.PathLike], *, runs: bool = False) -> list[Path]:
     """The files to read: files as given, folders walked recursively.
 
     Parameters
@@ -130,6 +134,9 @@ def find_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
         :data:`IMAGE_SUFFIXES`, sorted by path, skipping hidden files and folders (name starting
         with "."). A file given by name is kept whatever its suffix, and so is a path that does
         not exist: :func:`iter_frames` reports either as an error instead of dropping it.
+    runs : bool
+        The inputs are European XFEL run directories (read with a :class:`RunSelection`),
+        kept as they are.
 
     Returns
     -------
@@ -141,7 +148,7 @@ def find_inputs(inputs: Sequence[str | os.PathLike]) -> list[Path]:
         inputs = [inputs]
     for item in inputs:
         path = Path(item)
-        for candidate in _walk(path) if path.is_dir() else [path]:
+        for candidate in _walk(path) if path.is_dir() and not runs else [path]:
             key = os.path.realpath(candidate)
             if key not in seen:
                 seen.add(key)
@@ -356,8 +363,74 @@ _READERS: dict[str, type[_FrameFile]] = {
 }
 
 
-def _open(path: Path, dataset: str | None) -> _FrameFile:
+@dataclass(frozen=True)
+class RunSelection:
+    """What to read from European XFEL run directories (through ``extra-data``): the detector's
+    ``source`` and the ``key`` of its image (None: the source's only key holding frames)."""
+
+    source: str
+    key: str | None = None
+
+
+#: Image-like keys of a source searched when no key is given: entries of two dimensions.
+_FRAME_NDIM = 2
+
+
+class _XfelRun(_FrameFile):
+    """A European XFEL run directory: the frames (entries) of one source and key, in train
+    order; each frame's data set reads as "SOURCE KEY train ID"."""
+
+    def __init__(self, path: Path, selection: RunSelection):
+        try:
+            from extra_data import RunDirectory
+        except ImportError:  # pragma: no cover - a dependency of wideshot
+            raise ValueError("reading run directories needs the extra-data package") from None
+        try:
+            run = RunDirectory(str(path))
+        except Exception as error:  # noqa: BLE001 - not a run, unreadable files
+            raise ValueError(f"not a European XFEL run directory ({_reason(error)})") from None
+        if selection.source not in run.all_sources:
+            raise ValueError(f"the run has no source {selection.source!r}; it has "
+                             f"{', '.join(sorted(run.all_sources)[:8]) or 'none'}"
+                             f"{', ...' if len(run.all_sources) > 8 else ''}")
+        key = selection.key or self._frame_key(run, selection.source)
+        try:
+            self._data = run[selection.source, key]
+        except Exception as error:  # noqa: BLE001 - a key that is not there
+            raise ValueError(f"source {selection.source!r} has no key {key!r}") from None
+        if len(self._data.entry_shape) != _FRAME_NDIM:
+            raise ValueError(f"{selection.source} {key} holds entries of shape "
+                             f"{self._data.entry_shape}, not frames (H, W)")
+        per_train = np.asarray(self._data.data_counts(labelled=False), dtype=np.int64)
+        self._train = np.repeat(np.arange(len(per_train)), per_train)
+        self._within = np.arange(len(self._train)) - np.repeat(np.cumsum(per_train) - per_train,
+                                                                per_train)
+        self._name = f"{selection.source} {key}"
+
+    @staticmethod
+    def _frame_key(run, source: str) -> str:
+        keys = sorted(key for key in run[source].keys()
+                      if len(run[source, key].entry_shape) == _FRAME_NDIM)
+        if len(keys) != 1:
+            raise ValueError(f"source {source!r} has {'no key' if not keys else 'several keys'} "
+                             f"holding frames ({', '.join(keys) or 'none'}); name one with --key")
+        return keys[0]
+
+    def __len__(self) -> int:
+        return len(self._train)
+
+    def read(self, index):
+        train_id, values = self._data.train_from_index(int(self._train[index]), keep_dims=True)
+        return (np.asarray(values[self._within[index]]), None,
+                f"{self._name} train {int(train_id)}")
+
+
+def _open(path: Path, dataset: str | RunSelection | None) -> _FrameFile:
     """The reader of ``path``; ValueError with the reason where there is none or it fails."""
+    if isinstance(dataset, RunSelection):
+        if not path.is_dir():
+            raise ValueError("a European XFEL run is a directory (--source reads runs)")
+        return _XfelRun(path, dataset)
     if path.is_dir():
         try:
             os.listdir(path)
@@ -380,7 +453,8 @@ def _reason(error: Exception) -> str:
     return str(error) or type(error).__name__
 
 
-def frames_per_file(paths: Sequence[str | os.PathLike], *, dataset: str | None = None
+def frames_per_file(paths: Sequence[str | os.PathLike], *,
+                    dataset: str | RunSelection | None = None
                     ) -> list[int]:
     """How many :class:`Frame` objects :func:`iter_frames` yields for each file, from headers
     alone: a file that cannot be opened, or holds no frame, counts 1 (its error frame)."""
@@ -394,7 +468,8 @@ def frames_per_file(paths: Sequence[str | os.PathLike], *, dataset: str | None =
     return counts
 
 
-def count_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None = None) -> int:
+def count_frames(paths: Sequence[str | os.PathLike], *,
+                 dataset: str | RunSelection | None = None) -> int:
     """How many :class:`Frame` objects :func:`iter_frames` will yield, from headers alone."""
     return sum(frames_per_file(paths, dataset=dataset))
 
@@ -411,7 +486,8 @@ def _frame_mask(frame: np.ndarray, file_mask: np.ndarray | None,
     return global_mask & file_mask
 
 
-def iter_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None = None,
+def iter_frames(paths: Sequence[str | os.PathLike], *,
+                dataset: str | RunSelection | None = None,
                 mask: np.ndarray | None = None, geometry: DetectorGeometry | None = None,
                 intensity: str = "auto", counts_options: dict | None = None
                 ) -> Iterator[Frame]:
@@ -421,9 +497,10 @@ def iter_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None = Non
     ----------
     paths : sequence of str or Path
         Files, e.g. from :func:`find_inputs`, read in this order.
-    dataset : str, optional
+    dataset : str or RunSelection, optional
         HDF5/CXI files: the data set to read (e.g. ``"/entry_1/data_1/data"``) instead of the
-        default search (module docstring). Ignored for other files.
+        default search (module docstring); ignored for other files. A :class:`RunSelection`:
+        the paths are European XFEL run directories, read through ``extra-data``.
     mask : ndarray (H, W) bool, optional
         Good pixels (True = good) of the detector, applied to every frame (with a file's own CXI
         mask where it has one); e.g. from :func:`load_mask`. A frame of another shape is an error.
@@ -492,7 +569,8 @@ class RawFrame:
     dataset: str | None = None
 
 
-def iter_raw_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None = None,
+def iter_raw_frames(paths: Sequence[str | os.PathLike], *,
+                    dataset: str | RunSelection | None = None,
                     mask: np.ndarray | None = None) -> Iterator[RawFrame]:
     """Every frame of every file as recorded, one at a time (``dataset`` and ``mask`` as in
     :func:`iter_frames`; ``mask`` already checked); problems are reported in the frames."""
@@ -501,8 +579,8 @@ def iter_raw_frames(paths: Sequence[str | os.PathLike], *, dataset: str | None =
 
 
 def read_raw_frames(path: str | os.PathLike, first: int = 0, stop: int | None = None, *,
-                    dataset: str | None = None, mask: np.ndarray | None = None
-                    ) -> Iterator[RawFrame]:
+                    dataset: str | RunSelection | None = None,
+                    mask: np.ndarray | None = None) -> Iterator[RawFrame]:
     """Frames ``first`` to ``stop`` (exclusive; None: to the end) of one file as recorded; a
     file that cannot be opened or holds no frame is one error frame (index 0)."""
     source = str(path)
