@@ -38,12 +38,12 @@ usage error."""
 SUMMARY = 'shape, size and orientation from detector images (CSV, JSON, Figure-5 panels)'
 
 
-def add_file_options(parser: argparse.ArgumentParser) -> None:
-    """Inputs, how frames are read, and what is written: shared by `reconstruct` and `fit`."""
-    from wideshot.choices import DEFAULT_VIEWS, INTENSITY_SCALES, VIEW_COUNTS
+def add_reading_options(parser: argparse.ArgumentParser):
+    """How frames are read: geometry, mask, HDF5 data set, what the values are, and the counts'
+    saturation, threshold and gain (shared by `reconstruct`, `fit` and `stream`); returns the
+    argument group."""
+    from wideshot.choices import INTENSITY_SCALES
 
-    parser.add_argument("inputs", nargs="+", metavar="INPUT",
-                        help="image files or folders")
     reading = parser.add_argument_group("reading frames")
     reading.add_argument("--geometry", metavar="KEY=VALUE,...|FILE.json",
                          help="flat detector: distance_mm=..,pixel_size_um=..[,beam_center_px="
@@ -53,12 +53,6 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
                               "to every frame")
     reading.add_argument("--dataset", metavar="/PATH",
                          help="HDF5 data set to read instead of the CXI/wideshot default")
-    reading.add_argument("--source", metavar="NAME",
-                         help="the inputs are European XFEL run directories: read this "
-                              "detector source's frames (through extra-data)")
-    reading.add_argument("--key", metavar="KEY",
-                         help="with --source: the key of the image (default: the source's only "
-                              "key holding frames)")
     reading.add_argument("--intensity", choices=INTENSITY_SCALES, default="auto",
                          help="what frame values are (default auto)")
     reading.add_argument("--saturation", type=float, metavar="LEVEL",
@@ -71,6 +65,22 @@ def add_file_options(parser: argparse.ArgumentParser) -> None:
     reading.add_argument("--gain", type=float, metavar="ADU",
                          help="with --intensity counts: ADU per photon (1 = frames hold "
                               "photons)")
+    return reading
+
+
+def add_file_options(parser: argparse.ArgumentParser) -> None:
+    """Inputs, how frames are read, and what is written: shared by `reconstruct` and `fit`."""
+    from wideshot.choices import DEFAULT_VIEWS, VIEW_COUNTS
+
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="image files or folders")
+    reading = add_reading_options(parser)
+    reading.add_argument("--source", metavar="NAME",
+                         help="the inputs are European XFEL run directories: read this "
+                              "detector source's frames (through extra-data)")
+    reading.add_argument("--key", metavar="KEY",
+                         help="with --source: the key of the image (default: the source's only "
+                              "key holding frames)")
     reading.add_argument("--fit-centre", action="store_true",
                          help="with kept counts and refinement: fit the beam centre's offset "
                               "as a nuisance parameter")

@@ -33,10 +33,10 @@ def add_parser(subparsers) -> None:
         BRIDGE_CONNECT_TIMEOUT_S,
         BRIDGE_KEY,
         DEFAULT_VIEWS,
-        INTENSITY_SCALES,
         STREAM_MAX_LATENCY_S,
         VIEW_COUNTS,
     )
+    from wideshot.cli.reconstruct import add_reading_options
 
     parser = subparsers.add_parser("stream", help=SUMMARY, description=HELP,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,22 +53,7 @@ def add_parser(subparsers) -> None:
     bridge.add_argument("--connect-timeout", type=float, default=BRIDGE_CONNECT_TIMEOUT_S,
                         metavar="S", help="give up when no train came in the first S seconds "
                                           f"(default {BRIDGE_CONNECT_TIMEOUT_S:g})")
-    reading = parser.add_argument_group("reading frames")
-    reading.add_argument("--geometry", metavar="KEY=VALUE,...|FILE.json",
-                         help="flat detector: distance_mm=..,pixel_size_um=..[,beam_center_px="
-                              "ROW:COL][,wavelength_nm=13.5]")
-    reading.add_argument("--mask", type=Path, metavar="FILE",
-                         help="detector mask (npy, png, h5; nonzero/True = good pixel)")
-    reading.add_argument("--dataset", metavar="/PATH",
-                         help="folder source: HDF5 data set to read")
-    reading.add_argument("--intensity", choices=INTENSITY_SCALES, default="auto",
-                         help="what frame values are (default auto)")
-    reading.add_argument("--saturation", type=float, metavar="LEVEL",
-                         help="with --intensity counts: keep the counts (goodness of fit, flag)")
-    reading.add_argument("--threshold", type=float, metavar="T",
-                         help="with --intensity counts: zero-suppression threshold")
-    reading.add_argument("--gain", type=float, metavar="ADU",
-                         help="ADU per photon (default 1; also the hit finder's)")
+    add_reading_options(parser)
     hits = parser.add_argument_group("hit finding")
     hits.add_argument("--lit-photons", type=float, default=DEFAULT_LIT_PHOTONS, metavar="N",
                       help=f"a pixel is lit from N photons on (default {DEFAULT_LIT_PHOTONS:g})")
