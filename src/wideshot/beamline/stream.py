@@ -44,6 +44,9 @@ STATE_JSON = "stream_state.json"
 STALL_S = 5.0
 #: The state is saved (and the monitor updated) at least this often (s), batches or not.
 SAVE_EVERY_S = 1.0
+#: A batch answered this long (s) after its last frame was recorded says the stream is behind
+#: (said at most once per this many seconds).
+LAG_WARNING_S = 5.0
 
 
 @dataclass
@@ -152,7 +155,7 @@ def stream_frames(arrivals: Iterable[Arrival | Silence], out_dir: str | os.PathL
     started = time.monotonic() - counters.seconds
     pending: list[tuple[Frame, Arrival]] = []
     received: list[str] = []  # files whose frames have all arrived since the last save
-    stalled = False
+    stalled, reported, warned_at = False, set(), -np.inf
     with ResultWriters(out_dir, columns=columns) as writers, tqdm(
             unit="frame", desc="stream", file=sys.stderr, disable=not progress,
             dynamic_ncols=True) as bar:
@@ -165,9 +168,14 @@ def stream_frames(arrivals: Iterable[Arrival | Silence], out_dir: str | os.PathL
             setattr(counters, row["status"], getattr(counters, row["status"]) + 1)
             if row["status"] != "failed":
                 counters.shapes[row["shape"]] = counters.shapes.get(row["shape"], 0) + 1
+            elif row["reason"] not in reported:  # each kind of garbage said once
+                reported.add(row["reason"])
+                tqdm.write(f"wideshot stream: {row['source']} frame {row['frame']}: "
+                           f"{row['reason']} (such frames get failed rows; the stream goes "
+                           "on)", file=sys.stderr)
 
         def flush() -> None:
-            nonlocal last_flush
+            nonlocal last_flush, warned_at
             frames, result = [], None
             if pending:
                 frames = [frame for frame, _ in pending]
@@ -177,6 +185,12 @@ def stream_frames(arrivals: Iterable[Arrival | Silence], out_dir: str | os.PathL
                     write(row, arrival)
                 recorded = pending[-1][1].recorded_time
                 counters.lag_s = None if recorded is None else round(time.time() - recorded, 3)
+                if (counters.lag_s is not None and counters.lag_s > LAG_WARNING_S
+                        and time.monotonic() - warned_at > LAG_WARNING_S):
+                    warned_at = time.monotonic()
+                    tqdm.write(f"wideshot stream: {counters.lag_s:.1f} s behind the source "
+                               "(cannot keep up: raise --min-lit-pixels, lower --views, or "
+                               "use --no-check)", file=sys.stderr)
                 pending.clear()
             counters.files_done += received
             for source in received:
