@@ -57,6 +57,7 @@ TARGET_RECALL = 0.99
 TARGET_FALSE_HIT_RATE = 0.01
 #: Thresholds swept.
 LIT_PHOTONS_SWEPT = (1.0, 2.0, 3.0)
+NEIGHBOURS_SWEPT = (0, 1, 2)
 MIN_LIT_PIXELS_SWEPT = (1, 2, 3, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 100, 120, 150,
                         175, 200, 250, 300, 400, 500, 700, 1000, 1500, 2000, 3000, 5000)
 #: Empty frames simulated at once (memory: 8 B per pixel and frame).
@@ -172,7 +173,9 @@ def main() -> None:
     hits = particle_frames(n_hits, args.seed)
     simulate_s = time.perf_counter() - start
     # The swept finders and, last, the defaults.
-    finders = [HitFinder(lit_photons=lit, min_lit_pixels=1) for lit in LIT_PHOTONS_SWEPT]
+    swept = [(lit, neighbours) for lit in LIT_PHOTONS_SWEPT for neighbours in NEIGHBOURS_SWEPT]
+    finders = [HitFinder(lit_photons=lit, min_lit_pixels=1, lit_neighbours=neighbours)
+               for lit, neighbours in swept]
     finder = HitFinder()
     hit_lit = lit_pixel_table(finders + [finder], hits["counts"], hits["mask"])
     empty_lit = np.concatenate([
@@ -182,10 +185,12 @@ def main() -> None:
     noisy = np.arange(n_empty) % 2 == 1
     photons = (hits["signal_photons"], hits["total_photons"], noisy)
 
-    sweep = [{"lit_photons": lit, "min_lit_pixels": minimum,
+    sweep = [{"lit_photons": lit, "lit_neighbours": neighbours, "min_lit_pixels": minimum,
               **scores(hit_lit[:, column], empty_lit[:, column], *photons, minimum)}
-             for column, lit in enumerate(LIT_PHOTONS_SWEPT) for minimum in MIN_LIT_PIXELS_SWEPT]
-    defaults = {"lit_photons": finder.lit_photons, "min_lit_pixels": finder.min_lit_pixels,
+             for column, (lit, neighbours) in enumerate(swept)
+             for minimum in MIN_LIT_PIXELS_SWEPT]
+    defaults = {"lit_photons": finder.lit_photons, "lit_neighbours": finder.lit_neighbours,
+                "min_lit_pixels": finder.min_lit_pixels,
                 **scores(hit_lit[:, -1], empty_lit[:, -1], *photons, finder.min_lit_pixels)}
     timing = time_per_frame_us(finder, hits["counts"], hits["mask"])
     found = hit_lit[:, -1] >= finder.min_lit_pixels
@@ -207,8 +212,9 @@ def main() -> None:
         "defaults": defaults, "suggested": suggest(sweep),
         "time_per_frame_us": timing, "recall_by_signal_decade": recall_by_decade,
         "lit_pixels_empty_quantiles": {
-            str(lit): np.quantile(empty_lit[:, column], [0.5, 0.9, 0.99, 1.0]).tolist()
-            for column, lit in enumerate(LIT_PHOTONS_SWEPT)},
+            f"{lit} photons, {neighbours} neighbours":
+                np.quantile(empty_lit[:, column], [0.5, 0.9, 0.99, 1.0]).tolist()
+            for column, (lit, neighbours) in enumerate(swept)},
         "sweep": sweep,
     }
     OUT.parent.mkdir(parents=True, exist_ok=True)
@@ -219,10 +225,10 @@ def main() -> None:
 
     print(f"{n_hits} particle frames ({report['particle_frames_signal_1e3']} with >= 1e3 signal "
           f"photons), {n_empty} empty frames; particles simulated in {simulate_s:.0f} s")
-    print("lit_ph  min_lit  recall>=1e3sig  recall>=1e3tot  recall_all  false_hit  "
+    print("lit_ph  nb  min_lit  recall>=1e3sig  recall>=1e3tot  recall_all  false_hit  "
           "(bg / noisy)  precision   [%]")
     for row in [*sweep, {**defaults, "lit_photons": f"{defaults['lit_photons']}*"}]:
-        print(f"{row['lit_photons']:>6} {row['min_lit_pixels']:>8}  "
+        print(f"{row['lit_photons']:>6} {row['lit_neighbours']:>3} {row['min_lit_pixels']:>8}  "
               f"{cell(row['recall_signal_1e3']):>14}  {cell(row['recall_total_1e3']):>14}  "
               f"{cell(row['recall_all']):>10}  {cell(row['false_hit_rate']):>9}  "
               f"({cell(row['false_hit_rate_background'])} / "
@@ -234,8 +240,10 @@ def main() -> None:
     chosen = report["suggested"]
     print("suggested: " + ("none meets both targets" if chosen is None else
                            f"lit_photons={chosen['lit_photons']}, "
+                           f"lit_neighbours={chosen['lit_neighbours']}, "
                            f"min_lit_pixels={chosen['min_lit_pixels']}") + "; defaults (*): "
-          f"lit_photons={finder.lit_photons}, min_lit_pixels={finder.min_lit_pixels}: recall "
+          f"lit_photons={finder.lit_photons}, lit_neighbours={finder.lit_neighbours}, "
+          f"min_lit_pixels={finder.min_lit_pixels}: recall "
           f"(>= 1e3 signal photons) {cell(defaults['recall_signal_1e3'])} %, false hits "
           f"{cell(defaults['false_hit_rate'])} %, precision {cell(defaults['precision'])} %")
     print("time per frame (us): " + ", ".join(f"{name} {value:.1f}"

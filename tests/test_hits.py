@@ -30,7 +30,7 @@ def test_low_background_is_not_a_hit():
 
 def test_counts_pixels_at_the_threshold_and_above():
     frame = np.array([[0.0, 1.9, 2.0], [2.5, 7.0, 1.0]])
-    assert HitFinder(lit_photons=2.0).lit_pixels(frame).tolist() == [3]
+    assert HitFinder(lit_photons=2.0, lit_neighbours=0).lit_pixels(frame).tolist() == [3]
 
 
 def test_nan_and_inf_pixels_are_not_counted():
@@ -38,7 +38,7 @@ def test_nan_and_inf_pixels_are_not_counted():
     frame[0, :3] = np.nan
     frame[1, :2] = np.inf
     frame[2, 0] = -np.inf
-    assert HitFinder(lit_photons=2.0).lit_pixels(frame).tolist() == [64 - 6]
+    assert HitFinder(lit_photons=2.0, lit_neighbours=0).lit_pixels(frame).tolist() == [64 - 6]
 
 
 def test_masked_pixels_are_not_counted():
@@ -47,7 +47,7 @@ def test_masked_pixels_are_not_counted():
     shared[0] = False
     per_frame = np.ones((2, 4, 5), dtype=bool)
     per_frame[1, :, :2] = False
-    finder = HitFinder(lit_photons=2.0)
+    finder = HitFinder(lit_photons=2.0, lit_neighbours=0)
     assert finder.lit_pixels(frames, shared).tolist() == [15, 15]
     assert finder.lit_pixels(frames, per_frame).tolist() == [20, 12]
 
@@ -55,12 +55,12 @@ def test_masked_pixels_are_not_counted():
 def test_gain_divides():
     rng = np.random.default_rng(1)
     photons = rng.poisson(2.0, size=(3, 32, 32)).astype(np.float64)
-    in_photons = HitFinder(lit_photons=3.0).lit_pixels(photons)
-    assert HitFinder(lit_photons=3.0, gain=7.5).lit_pixels(photons * 7.5).tolist() == \
+    in_photons = HitFinder(lit_photons=3.0, lit_neighbours=0).lit_pixels(photons)
+    assert HitFinder(lit_photons=3.0, gain=7.5, lit_neighbours=0).lit_pixels(photons * 7.5).tolist() == \
         in_photons.tolist()
     # 2.9 photons at 10 ADU/photon is 29 ADU: lit at gain 1, not at gain 10.
-    assert HitFinder(lit_photons=3.0, gain=10.0).lit_pixels(np.full((2, 2), 29.0)).tolist() == [0]
-    assert HitFinder(lit_photons=3.0).lit_pixels(np.full((2, 2), 29.0)).tolist() == [4]
+    assert HitFinder(lit_photons=3.0, gain=10.0, lit_neighbours=0).lit_pixels(np.full((2, 2), 29.0)).tolist() == [0]
+    assert HitFinder(lit_photons=3.0, lit_neighbours=0).lit_pixels(np.full((2, 2), 29.0)).tolist() == [4]
 
 
 def test_batched_equals_one_frame_at_a_time(particle_frames):
@@ -78,7 +78,7 @@ def test_batched_equals_one_frame_at_a_time(particle_frames):
 
 def test_integer_frames_count_as_float_frames(particle_frames):
     counts = particle_frames["counts"]
-    finder = HitFinder(lit_photons=2.5)
+    finder = HitFinder(lit_photons=2.5, lit_neighbours=0)
     assert finder.lit_pixels(counts.astype(np.uint16)).tolist() == \
         finder.lit_pixels(counts).tolist()
 
@@ -114,3 +114,15 @@ def test_rejects_a_mask_of_the_wrong_shape(valid):
 def test_rejects_thresholds_that_are_not_positive(fields, match):
     with pytest.raises(ValueError, match=match):
         HitFinder(**fields)
+
+
+def test_isolated_lit_pixels_do_not_count_with_a_neighbour_rule():
+    frame = np.zeros((32, 32))
+    frame[::4, ::4] = 50.0            # 64 scattered hot pixels
+    frame[9:12, 17:20] = 3.0          # one blob of 9, touching none of them
+    assert HitFinder(lit_neighbours=0).lit_pixels(frame).tolist() == [64 + 9]
+    assert HitFinder(lit_neighbours=1).lit_pixels(frame).tolist() == [9]
+    # Corners of the blob have two lit neighbours, edges three, the centre four.
+    assert HitFinder(lit_neighbours=3).lit_pixels(frame).tolist() == [5]
+    with pytest.raises(ValueError, match="lit_neighbours must be 0, 1, 2, 3 or 4"):
+        HitFinder(lit_neighbours=5)

@@ -11,8 +11,9 @@ detector image in each train, by default the only source holding the key image.d
 hold one frame or a train of pulses) or a folder that is being written (files found below it
 now and later are read once their size stops changing: PNG, TIFF, NPY, HDF5/CXI).
 
-Each frame first meets the hit finder (lit pixels: at least --lit-photons photons in at least
---min-lit-pixels valid pixels); misses are counted, not reconstructed. Hits are batched for the
+Each frame first meets the hit finder (a hit has at least --min-lit-pixels valid pixels with
+at least --lit-photons photons and --lit-neighbours such neighbours); misses are counted, not
+reconstructed. Hits are batched for the
 network (a batch goes when --batch-size hits are waiting or the oldest has waited
 --max-latency-ms) and answered as by `wideshot reconstruct` (no refinement: a stream must keep
 up). Rows go to --out/reconstruction.csv and .json as they come, with train_id and
@@ -28,7 +29,11 @@ SUMMARY = "live reconstruction of a Karabo-bridge stream or a growing folder, wi
 
 
 def add_parser(subparsers) -> None:
-    from wideshot.beamline.hits import DEFAULT_LIT_PHOTONS, DEFAULT_MIN_LIT_PIXELS
+    from wideshot.beamline.hits import (
+        DEFAULT_LIT_NEIGHBOURS,
+        DEFAULT_LIT_PHOTONS,
+        DEFAULT_MIN_LIT_PIXELS,
+    )
     from wideshot.choices import (
         BRIDGE_CONNECT_TIMEOUT_S,
         BRIDGE_KEY,
@@ -60,6 +65,10 @@ def add_parser(subparsers) -> None:
     hits.add_argument("--min-lit-pixels", type=int, default=DEFAULT_MIN_LIT_PIXELS,
                       metavar="N", help="a frame is a hit with N lit pixels "
                                         f"(default {DEFAULT_MIN_LIT_PIXELS})")
+    hits.add_argument("--lit-neighbours", type=int, default=DEFAULT_LIT_NEIGHBOURS,
+                      metavar="N", help="a lit pixel counts with N lit pixels among its four "
+                                        f"neighbours (default {DEFAULT_LIT_NEIGHBOURS}; 0 = "
+                                        "every lit pixel)")
     hits.add_argument("--every-frame", action="store_true",
                       help="no hit finding: every frame reaches the network")
     answering = parser.add_argument_group("answering")
@@ -101,7 +110,7 @@ def run_command(args: argparse.Namespace) -> int:
     geometry = DetectorGeometry.parse(args.geometry) if args.geometry else None
     finder = None if args.every_frame else HitFinder(
         lit_photons=args.lit_photons, min_lit_pixels=args.min_lit_pixels,
-        gain=1.0 if args.gain is None else args.gain)
+        lit_neighbours=args.lit_neighbours, gain=1.0 if args.gain is None else args.gain)
     keep_counts = any(value is not None for value in (args.saturation, args.threshold))
     if keep_counts and args.intensity != "counts":
         raise ValueError("--saturation and --threshold describe photon counts: use them with "
