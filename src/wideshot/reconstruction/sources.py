@@ -184,8 +184,8 @@ class _NpyFile(_FrameFile):
     def __init__(self, path: Path, dataset: str | None = None):
         try:
             self._array = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError) as error:
-            raise ValueError(f"not a readable .npy file ({error})") from None
+        except (ValueError, OSError, EOFError) as error:
+            raise ValueError(f"not a readable .npy file ({error or 'empty'})") from None
         if self._array.ndim not in (2, 3):
             raise _stack_shape_error("the array", self._array.shape)
 
