@@ -13,10 +13,11 @@ now and later are read once their size stops changing: PNG, TIFF, NPY, HDF5/CXI)
 
 Each frame first meets the hit finder (a hit has at least --min-lit-pixels valid pixels with
 at least --lit-photons photons and --lit-neighbours such neighbours); misses are counted, not
-reconstructed. Hits are batched for the
-network (a batch goes when --batch-size hits are waiting or the oldest has waited
---max-latency-ms) and answered as by `wideshot reconstruct` (no refinement: a stream must keep
-up). Rows go to --out/reconstruction.csv and .json as they come, with train_id and
+reconstructed. Hits are batched for the network (a batch goes when --batch-size hits are
+waiting or the oldest has waited --max-latency-ms) and answered as by `wideshot reconstruct`
+(no refinement: a stream must keep up). --monitor PORT serves a live page on
+http://127.0.0.1:PORT/: rates, families, sizes, orientations and the latest hits next to their
+re-simulations. Rows go to --out/reconstruction.csv and .json as they come, with train_id and
 arrival_time; counters and the files already read go to stream_state.json after every batch,
 so a stream stopped in any way continues with --resume. It runs until --max-frames frames
 (hits and misses) have arrived or Ctrl-C, which answers the batch in hand before it stops.
