@@ -75,3 +75,16 @@ def test_a_scheduler_that_goes_away_ends_the_run_clearly(folder):
     local.close()
     with pytest.raises(ValueError, match="went away after 1 chunks.*--resume"):
         list(answers)
+
+
+def test_a_run_on_workers_resumes_where_it_stopped(folder, tmp_path):
+    whole = tmp_path / "whole"
+    reconstruct_files([folder], whole, batch_size=3, panels=0, progress=False)
+    lines = (whole / "reconstruction.csv").read_text().splitlines()
+    resumed = tmp_path / "resumed"
+    resumed.mkdir()
+    (resumed / "reconstruction.csv").write_text("\n".join(lines[:5]) + "\n")  # "killed"
+    summary = reconstruct_files([folder], resumed, batch_size=3, panels=0, workers=2,
+                                resume=True, progress=False)
+    assert summary["frames"] == len(lines) - 1
+    assert (resumed / "reconstruction.csv").read_text().splitlines() == lines
