@@ -10,7 +10,7 @@ import pytest
 
 from wideshot.beamline.arrivals import Arrival, Silence, bridge_arrivals, folder_arrivals
 from wideshot.beamline.hits import HitFinder
-from wideshot.beamline.stream import NetworkAnswers, files_done, resume_point, stream_frames
+from wideshot.beamline.stream import NetworkAnswers, resume_point, stream_frames
 from wideshot.cli import main
 from wideshot.physics import KGridDetector, expected_counts, record_counts
 from wideshot.reconstruction.sources import RawFrame
@@ -118,7 +118,7 @@ def test_folder_stream_picks_up_new_files_and_resumes(tmp_path, particle_counts,
                           progress=False)
     assert first["frames"] == 5 and first["hits"] == 2 and first["misses"] == 3
     # b's frames are all answered, but the stream stopped before it saw b end.
-    assert [name.rsplit("/", 1)[1] for name in files_done(out)] == ["a.npy"]
+    assert [name.rsplit("/", 1)[1] for name in resume_point(out)["done"]] == ["a.npy"]
     with pytest.raises(ValueError, match="--resume"):
         stream_frames(iter(()), out, answer=answer, progress=False)
     np.save(watched / "c.npy", particle_counts[0][None])

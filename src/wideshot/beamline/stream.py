@@ -205,6 +205,7 @@ def stream_frames(arrivals: Iterable[Arrival | Silence], out_dir: str | os.PathL
                             lag_s=counters.lag_s, refresh=False)
 
         interrupted, last_flush = False, time.monotonic()
+        pending_since = last_flush  # when the oldest waiting hit arrived
         try:
             for item in arrivals:
                 if isinstance(item, FileDone):
@@ -271,11 +272,6 @@ def _take(arrival: Arrival, hit_finder: HitFinder | None, counters: StreamCounte
         return
     counters.hits += 1
     pending.append((frame, arrival))
-
-
-def files_done(out_dir: str | os.PathLike) -> list[str]:
-    """Files a stream into ``out_dir`` has read to the end (empty for a new stream)."""
-    return resume_point(out_dir)["done"]
 
 
 def resume_point(out_dir: str | os.PathLike) -> dict:

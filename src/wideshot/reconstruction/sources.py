@@ -396,7 +396,7 @@ class _XfelRun(_FrameFile):
         key = selection.key or self._frame_key(run, selection.source)
         try:
             self._data = run[selection.source, key]
-        except Exception as error:  # noqa: BLE001 - a key that is not there
+        except Exception:  # noqa: BLE001 - a key that is not there
             raise ValueError(f"source {selection.source!r} has no key {key!r}") from None
         if len(self._data.entry_shape) != _FRAME_NDIM:
             raise ValueError(f"{selection.source} {key} holds entries of shape "
