@@ -115,7 +115,7 @@ def simulated_run_monitor():
             yield Arrival(RawFrame("tcp://beamline:4545", index, values, None), 20_000 + index,
                           time.time())
 
-    answer = NetworkAnswers(views=1)
+    answer = NetworkAnswers()  # the default views, as the README screenshot shows
     monitor = LiveMonitor(0, {"material": answer.conditions.material,
                               "config": answer.conditions.config})
     stream_frames(arrivals(), tempfile.mkdtemp(), answer=answer, hit_finder=HitFinder(),
