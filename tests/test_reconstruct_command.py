@@ -22,7 +22,7 @@ from PIL import Image
 import wideshot
 from wideshot.cli import main
 from wideshot.geometry import canonical, misorientation_deg
-from wideshot.physics import FlatDetector, far_field, intensity_grid_units
+from wideshot.physics import FlatDetector, KGridDetector, far_field, intensity_grid_units
 from wideshot.reconstruction import chunks, pipeline
 from wideshot.reconstruction.api import reconstruct
 from wideshot.reconstruction.demo import format_table, run_demo
@@ -91,8 +91,10 @@ def mixed(tmp_path_factory, images):
     np.save(folder / "a_good1.npy", images[1])
     np.save(folder / "b_stack.npy", images[:3])
     Image.fromarray(np.round(images[2] * 255).astype(np.uint8)).save(folder / "c_good.png")
-    # CXI: linear counts whose log is the SPEC image, hot pixels that only the mask hides.
-    counts = np.expm1(images[:2].astype(np.float64) * 10)
+    # CXI: linear counts whose log is the SPEC image, as a detector records them (times each
+    # pixel's solid angle), hot pixels that only the mask hides.
+    solid_angle = KGridDetector().solid_angle_sr
+    counts = np.expm1(images[:2].astype(np.float64) * 10) * solid_angle / solid_angle[64, 64]
     mask = np.zeros((128, 128), np.uint32)
     for row, column in CXI_BAD_PIXELS:
         counts[:, row, column] = 1e12
@@ -150,8 +152,9 @@ def test_mixed_folder_answers_match_the_images(mixed):
     assert radius["a_good0.npy", 0] == pytest.approx(radius["b_stack.npy", 0], abs=0.01)
     assert radius["a_good1.npy", 0] == pytest.approx(radius["b_stack.npy", 1], abs=0.01)
     assert radius["c_good.png", 0] == pytest.approx(radius["b_stack.npy", 2], abs=3)
-    # CXI counts are read as log(counts + 1) and the hot pixels are masked away: the same
-    # answers as the SPEC images (which the unmasked 1e12 hot pixels would squash to [0, 0.5]).
+    # CXI counts are read as log(counts / relative solid angle + 1) and the hot pixels are
+    # masked away: the same answers as the SPEC images (which the unmasked 1e12 hot pixels would
+    # squash to [0, 0.5]).
     assert radius["d_cxi.h5", 0] == pytest.approx(radius["a_good0.npy", 0], abs=1.5)
     assert radius["d_cxi.h5", 1] == pytest.approx(radius["a_good1.npy", 0], abs=1.5)
 

@@ -67,11 +67,15 @@ def test_png_uint8_grey_and_colour_round_trip(tmp_path):
 
 def test_tiff_float_and_uint16_counts(tmp_path):
     Image.fromarray(IMAGES[2]).save(tmp_path / "float.tif")
-    counts = np.round(np.expm1(IMAGES[2] * 10)).astype(np.uint16)  # up to e^10 ≈ 22,000 counts
+    # Counts as a detector records them: times each pixel's solid angle (relative to the
+    # forward pixel's), up to e^10 ≈ 22,000 in the forward pixel.
+    solid_angle = KGridDetector().solid_angle_sr
+    relative = solid_angle / solid_angle[64, 64]
+    counts = np.round(np.expm1(IMAGES[2] * 10) * relative).astype(np.uint16)
     Image.fromarray(counts).save(tmp_path / "counts.tiff")
     as_float, as_counts = frames_of([tmp_path / "float.tif", tmp_path / "counts.tiff"])
     np.testing.assert_allclose(as_float.image, IMAGES[2], atol=1e-6)
-    # uint16 is read as counts: log(counts + 1) undoes expm1 up to rounding to whole counts
+    # uint16 is read as counts: log(counts / relative solid angle + 1) undoes it up to rounding
     assert as_counts.error is None
     bright = counts > 50
     np.testing.assert_allclose(as_counts.image[bright], IMAGES[2][bright], atol=2e-3)
@@ -197,7 +201,8 @@ def test_flat_detector_frame_resamples_onto_the_spec_grid():
 
 
 def test_counts_mode_recovers_the_log_image():
-    counts = np.exp(IMAGES[1].astype(np.float64) * 10)
+    solid_angle = KGridDetector().solid_angle_sr  # a detector records |A|² × solid angle
+    counts = np.exp(IMAGES[1].astype(np.float64) * 10) * solid_angle / solid_angle[64, 64]
     for intensity in ("counts", "auto"):
         image, valid = prepare_frame(counts, intensity=intensity)
         assert valid.all() and correlation(image, IMAGES[1]) > 0.99
