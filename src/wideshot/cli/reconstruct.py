@@ -10,7 +10,8 @@ in every frame of the inputs
 (/entry_N/data_1/data with its mask where present; a wideshot data set's /images; or
 --dataset); with --source, European XFEL run directories (extra-data), frames in train order. Frames on SPEC's 128x128 k-grid are used as they are; flat-detector frames of
 another size are resampled onto it from --geometry. Values: --intensity auto (uint8 and
-[0, 1] floats are log images as SPEC, anything else detector counts, taken as log(counts+1)).
+[0, 1] floats are log images as SPEC, anything else detector counts, taken as log(counts+1)
+after dividing each pixel by its solid angle relative to the forward pixel's).
 
 Every answer is re-simulated and compared with its frame on the valid pixels: the misfit is the
 fraction of the frame's variance the answer leaves unexplained (0 = perfect). Above the
