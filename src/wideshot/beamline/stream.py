@@ -288,7 +288,8 @@ def resume_point(out_dir: str | os.PathLike) -> dict:
 class NetworkAnswers:
     """The ``answer`` of :func:`stream_frames`: the network (loaded once) on a batch of
     prepared frames, each answer checked by re-simulation unless ``check`` is False (see
-    :func:`~wideshot.reconstruction.reconstruct`; with counts, by their likelihood).
+    :func:`~wideshot.reconstruction.reconstruct`; with counts, by their likelihood), as
+    ``wideshot reconstruct`` answers a chunk (:func:`~wideshot.reconstruction.chunks.answer_frames`).
 
     Attributes
     ----------
@@ -299,26 +300,23 @@ class NetworkAnswers:
     def __init__(self, *, model=None, device=None, views: int | None = None,
                  check: bool = True, max_misfit: float | None = None, geometry=None):
         from wideshot.models.inference import DEFAULT_VIEWS
+        from wideshot.reconstruction.chunks import AnswerSettings
         from wideshot.reconstruction.quality import misfit_threshold
         from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
 
-        self._network, description = load_model(model or DEFAULT_MODEL, device)
+        network, description = load_model(model or DEFAULT_MODEL, device)
         self.conditions = model_conditions(description)
         wavelength_nm = self.conditions.config.wavelength_nm
         if geometry is not None and geometry.wavelength_nm != wavelength_nm:
             raise ValueError(f"the frames are recorded at {geometry.wavelength_nm:g} nm but the "
                              f"model was trained at {wavelength_nm:g} nm")
-        self._options = {"device": device, "check": check,
-                         "views": DEFAULT_VIEWS if views is None else views,
-                         "max_misfit": (misfit_threshold(description, refined=False,
-                                                         override=max_misfit)
-                                        if check else None)}
+        self._settings = AnswerSettings(
+            model=network, device=device, method="network", conditions=self.conditions,
+            threshold=(misfit_threshold(description, refined=False, override=max_misfit)
+                       if check else None),
+            views=DEFAULT_VIEWS if views is None else views, check=check)
 
     def __call__(self, frames: list[Frame]) -> dict:
-        from wideshot.reconstruction.api import reconstruct
+        from wideshot.reconstruction.chunks import answer_frames
 
-        counts = [frame.counts for frame in frames]
-        return reconstruct(np.stack([frame.image for frame in frames]),
-                           valid=np.stack([frame.valid for frame in frames]),
-                           model=self._network, conditions=self.conditions,
-                           counts=None if counts[0] is None else counts, **self._options)
+        return answer_frames(frames, self._settings)

@@ -116,8 +116,18 @@ def _network(settings: AnswerSettings):
     return settings.model
 
 
-def _answer(images: np.ndarray, valid: np.ndarray, counts, settings: AnswerSettings) -> dict:
-    """Answers of a batch of prepared frames (the network, hybrid or MCS)."""
+def frame_keys(segments: list[Segment]) -> list[tuple[str, int]]:
+    """(source, frame) of every frame of a chunk, in order."""
+    return [(path, index) for path, first, stop in segments for index in range(first, stop)]
+
+
+def answer_frames(frames: list, settings: AnswerSettings) -> dict:
+    """Answers of a batch of prepared, good frames (the network, hybrid or MCS): the result
+    dict of :func:`~wideshot.reconstruction.reconstruct` (or :func:`wideshot.fit`'s, with a
+    shape per frame and ``flagged``)."""
+    images = np.stack([frame.image for frame in frames])
+    valid = np.stack([frame.valid for frame in frames])
+    counts = [frame.counts for frame in frames] if frames[0].counts is not None else None
     if settings.method == "mcs":
         result = fit(images, valid=valid, method="mcs", starts=settings.starts,
                      iterations=settings.iterations, seed=settings.seed,
@@ -163,10 +173,7 @@ def answer_chunk(segments: list[Segment], settings: AnswerSettings, *,
     good = [frame for frame in todo if frame.error is None]
     answers, result = iter(()), None
     if good:
-        result = _answer(np.stack([frame.image for frame in good]),
-                         np.stack([frame.valid for frame in good]),
-                         ([frame.counts for frame in good]
-                          if settings.counts_options is not None else None), settings)
+        result = answer_frames(good, settings)
         answers = iter(answer_rows(good, result))
     rows = [None if (frame.source, frame.index) in skip
             else failed_row(frame) if frame.error is not None else next(answers)

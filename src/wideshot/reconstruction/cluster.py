@@ -14,7 +14,14 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 
-from wideshot.reconstruction.chunks import AnswerSettings, ChunkAnswer, answer_chunk
+from wideshot.reconstruction.chunks import (
+    AnswerSettings,
+    ChunkAnswer,
+    answer_chunk,
+    frame_keys,
+)
+from wideshot.reconstruction.rows import failed_row
+from wideshot.reconstruction.sources import Frame
 
 #: Seconds to wait for a scheduler to answer at the start.
 CONNECT_TIMEOUT_S = 10.0
@@ -33,10 +40,8 @@ def _answer_on_worker(segments, settings: AnswerSettings, skip, panels) -> Chunk
 
 
 def _failed_chunk(segments, skip, reason: str) -> ChunkAnswer:
-    rows = [None if (path, index) in skip else
-            {"source": path, "frame": index, "dataset": None, "status": "failed",
-             "reason": reason}
-            for path, first, stop in segments for index in range(first, stop)]
+    rows = [None if key in skip else failed_row(Frame(*key, None, None, reason))
+            for key in frame_keys(segments)]
     return ChunkAnswer(rows, [])
 
 

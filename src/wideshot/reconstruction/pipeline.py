@@ -28,6 +28,7 @@ from wideshot.reconstruction.chunks import (
     AnswerSettings,
     ChunkAnswer,
     answer_chunk,
+    frame_keys,
     plan_chunks,
 )
 from wideshot.reconstruction.rows import COLUMNS, COUNTS_COLUMNS, STATUSES
@@ -104,11 +105,6 @@ def earlier_rows(csv_path: Path) -> dict[tuple[str, int], dict]:
 
 def _panel_name(row: dict, number: int) -> str:
     return f"{number:05d}_{Path(row['source']).stem}_{row['frame']}.png"
-
-
-def _keys(segments: list) -> list[tuple[str, int]]:
-    """(source, frame) of every frame of a chunk, in order."""
-    return [(path, index) for path, first, stop in segments for index in range(first, stop)]
 
 
 def _chunk_starts(chunks: list) -> Iterator[tuple[list, int]]:
@@ -257,11 +253,11 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
             total=sum(counts), unit="frame", desc="reconstruct", file=sys.stderr,
             disable=not progress, dynamic_ncols=True) as bar:
         (out_dir / PANELS_FOLDER).mkdir(parents=True, exist_ok=True)
-        work = [(segments, frozenset(key for key in _keys(segments) if key in earlier),
+        work = [(segments, frozenset(key for key in frame_keys(segments) if key in earlier),
                  max(0, panels - first)) for segments, first in _chunk_starts(chunks)]
         for (segments, _, _), answered in zip(work, _answers(work, settings, scheduler,
                                                              workers), strict=True):
-            for key, row in zip(_keys(segments), answered.rows, strict=True):
+            for key, row in zip(frame_keys(segments), answered.rows, strict=True):
                 writers.write(row if row is not None else earlier[key])
             for panel in answered.panels:
                 row = answered.rows[panel["position"]]
