@@ -199,9 +199,10 @@ def stream_frames(arrivals: Iterable[Arrival | Silence], out_dir: str | os.PathL
             counters.seconds = time.monotonic() - started
             _save_state(out_dir, counters)
             last_flush = time.monotonic()
+            summary = counters.summary()
             if on_flush is not None:
-                on_flush(frames, result, counters.summary())
-            bar.set_postfix(hits=counters.hits, hit_rate=f"{counters.summary()['hit_rate']}",
+                on_flush(frames, result, summary)
+            bar.set_postfix(hits=counters.hits, hit_rate=f"{summary['hit_rate']}",
                             lag_s=counters.lag_s, refresh=False)
 
         interrupted, last_flush = False, time.monotonic()

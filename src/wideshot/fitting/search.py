@@ -21,7 +21,7 @@ from wideshot.fitting.objective import (
 )
 from wideshot.fitting.likelihood import goodness_of_fit
 from wideshot.fitting.scoring import ScoringResult, fisher_scoring
-from wideshot.fitting.uncertainty import free_coordinates
+from wideshot.fitting.uncertainty import fitted_parameters
 from wideshot.fitting.simplex import axis_simplex, nelder_mead
 from wideshot.geometry import random_quaternions
 
@@ -288,8 +288,7 @@ def _judged(objective: CountsObjective, answer: tuple) -> tuple[float, float]:
     (one simulation)."""
     radius, quaternion, parameter = answer
     profiled = objective.expected_counts(radius, quaternion, parameter)
-    fit = goodness_of_fit(objective.data, profiled.rates[0],
-                          len(free_coordinates(objective.family)) + 2)
+    fit = goodness_of_fit(objective.data, profiled.rates[0], fitted_parameters(objective.family))
     return float(profiled.deviance[0]), fit.dispersion
 
 

@@ -67,3 +67,9 @@ def free_coordinates(family: ShapeFamily) -> np.ndarray:
     if family.has_parameter:
         free.append(4)
     return np.array(free)
+
+
+def fitted_parameters(family: ShapeFamily) -> int:
+    """Parameters fitted to a frame's counts: the particle's free coordinates, the scale and
+    the background (what the goodness of fit discounts)."""
+    return len(free_coordinates(family)) + 2

@@ -21,7 +21,7 @@ from wideshot.fitting.likelihood import goodness_of_fit
 from wideshot.fitting.objective import parameters_to_particles
 from wideshot.fitting.scoring import fisher_scoring
 from wideshot.fitting.search import make_objective
-from wideshot.fitting.uncertainty import free_coordinates
+from wideshot.fitting.uncertainty import fitted_parameters, free_coordinates
 from wideshot.geometry import shape_family
 from wideshot.physics import KGridDetector
 from wideshot.reconstruction.preparation import DetectorGeometry, prepare_frame
@@ -109,11 +109,6 @@ def particle_parameters(shape: str) -> int:
     return len(free_coordinates(shape_family(shape)))
 
 
-def _fitted_parameters(shape: str) -> int:
-    """Parameters fitted to the counts: the particle's, the scale and the background."""
-    return particle_parameters(shape) + 2
-
-
 def judge_answers(frames: list[CountsFrame], result: dict, *, refined: bool,
                   conditions, device=None, min_p_value: float = MIN_P_VALUE,
                   max_dispersion: float = MAX_DISPERSION, fit_centre: bool = False) -> dict:
@@ -177,7 +172,7 @@ def judge_answers(frames: list[CountsFrame], result: dict, *, refined: bool,
                 objective = make_objective(frame, None, quaternion[None], shape=shape,
                                            **simulation)
         if not refined:
-            fit = goodness_of_fit(objective.data, fitted.rates[0], _fitted_parameters(shape))
+            fit = goodness_of_fit(objective.data, fitted.rates[0], fitted_parameters(family))
         else:
             # Scoring from the answer: a last polish, and the Fisher information there.
             scored = fisher_scoring(objective, out["radius_nm"][index], parameter,
@@ -190,7 +185,7 @@ def judge_answers(frames: list[CountsFrame], result: dict, *, refined: bool,
             fitted = objective.expected_counts(radius[0], turned[0], parameter,
                                                scored.centre_offset_px)
             fit = goodness_of_fit(objective.data, fitted.rates[0],
-                                  _fitted_parameters(shape) + 2 * fit_centre)
+                                  fitted_parameters(family) + 2 * fit_centre)
             if fit_centre:
                 columns["centre_offset_row_px"][index] = scored.centre_offset_px[0]
                 columns["centre_offset_column_px"][index] = scored.centre_offset_px[1]
