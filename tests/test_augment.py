@@ -1,6 +1,8 @@
 """Tests of the detector-defect augmentations (wideshot.data.augment)."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -278,6 +280,44 @@ def test_poisson_noise_at_high_flux_follows_the_image(images):
     bright = images > 0.5
     correlation = torch.corrcoef(torch.stack((out[bright], images[bright])))[0, 1]
     assert correlation > 0.99
+
+
+def _true_image(intensity: torch.Tensor, floor: float = 100.0):
+    """A SPEC image (B, H, W) and its log range (B, 2) of grid-unit intensities F."""
+    logs = torch.log(intensity.double() + floor)
+    low, high = logs.amin(dim=(-2, -1)), logs.amax(dim=(-2, -1))
+    images = ((logs - low[:, None, None]) / (high - low)[:, None, None]).float()
+    return images, torch.stack((low, high), dim=-1)
+
+
+def test_poisson_noise_from_the_true_intensity_leaves_dark_fringes_dark():
+    # F: a bright ring on a dark (F = 0) ground, seven decades above it at the peak.
+    rows, cols = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+    radius = torch.hypot(rows - 32, cols - 32)
+    intensity = (1e9 * torch.exp(-radius**2 / 8) + 1e5 * (radius - 20).abs().lt(2).double()
+                 ).expand(4, 64, 64)
+    images, log_range = _true_image(intensity)
+    poisson = PoissonNoise(true_max_count_range=(1e6, 1e6), background_range=(0.0, 0.0))
+    out = poisson(images, seeded(0), log_range)
+    # 1e5 / 1e9 × 1e6 = 100 photons on the ring, none anywhere else outside the peak.
+    ring, ground = (radius - 20).abs().lt(1.5), (radius > 14) & (radius - 20).abs().gt(3)
+    assert (out[:, ground] == 0).all()
+    expected = math.log1p(100) / math.log1p(1e6)
+    assert abs(out[:, ring].mean().item() - expected) < 0.02
+    # Read as a log image over 2-6 decades instead, the dark ground gets photons.
+    guessed = PoissonNoise(max_count_range=(1e6, 1e6))(images, seeded(0))
+    assert (guessed[:, ground] > 0).float().mean() > 0.5
+
+
+def test_log_range_reaches_the_photon_noise_through_composite_filters(images):
+    log_range = torch.tensor([[4.6, 20.0]]).expand(len(images), 2)
+    for chain in (ExperimentLike(), make_augmentation("experiment-or-clean", clean_fraction=0.0),
+                  RandomCombination(probability=1.0)):
+        with_range = chain(images, seeded(3), log_range)
+        without = chain(images, seeded(3))
+        assert not torch.equal(with_range, without), type(chain).__name__
+    with pytest.raises(ValueError, match="log_range"):
+        PoissonNoise()(images, seeded(0), torch.zeros(len(images), 3))
 
 
 def test_saturation_clips_top(images):

@@ -238,6 +238,21 @@ def test_stored_samples_are_simulations_of_their_canonical_labels(reference_file
     np.testing.assert_array_equal(stored["split"], split_labels(PLAN.seed, 10, 0.2))
 
 
+def test_stored_log_range_gives_back_the_true_intensity(reference_file):
+    # F = |A|²/v₀² of every pixel, from the image and its stored range, against the physics.
+    stored = read_all(reference_file)
+    log_range = stored["log_intensity_range"]
+    assert log_range.shape == (10, 2) and (log_range[:, 1] > log_range[:, 0]).all()
+    amplitude = wideshot.physics.far_field(stored["radius_nm"][[3]], stored["quaternion"][[3]])
+    true_intensity = wideshot.physics.intensity_grid_units(amplitude)[0]
+    low, high = log_range[3]
+    recovered = np.exp(low + stored["images"][3].astype(np.float64) * (high - low))
+    recovered -= DEFAULT_CONFIG.intensity_floor
+    bright = true_intensity > 1e-3 * true_intensity.max()
+    np.testing.assert_allclose(recovered[bright], true_intensity[bright], rtol=2e-5)
+    assert read_labels(h5py.File(reference_file, "r"))["log_intensity_range"].shape == (10, 2)
+
+
 def test_any_subset_regenerates_alone(reference_file):
     stored = read_all(reference_file)
     images, labels = generate_samples(PLAN, [9, 2])

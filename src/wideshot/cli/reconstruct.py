@@ -27,7 +27,12 @@ twinned-tetrahedron, sphere); --model icosahedron is the paper's icosahedron-onl
 Writes into --out: reconstruction.csv and reconstruction.json (per frame: source, frame,
 dataset, status ok|flagged|failed, radius_nm, quaternion w,x,y,z (canonical under the family's
 rotation group), misfit, reason, shape, shape_probability (the network's probability of that
-family), shape_parameter (empty for families without one); the JSON also a summary) and panels/ (Figure 5: frame | particle seen along the beam |
+family), shape_parameter (empty for families without one), radius_nm_sigma,
+orientation_sigma_deg (per axis: 68 % / 95 % of orientations within 1.88 / 2.80 sigma),
+shape_parameter_sigma (1-sigma errors: of the network's answers from the spread of its views,
+calibrated on simulated frames; of refined answers from the likelihood of the counts; empty for
+refined answers without counts); the JSON also a summary) and panels/ (Figure 5: frame |
+particle seen along the beam |
 re-simulated pattern, masked like the frame) for the first --panels frames.
 Rows reach the CSV as each batch is done: an interrupted run continues with --resume (an --out
 that already holds results is otherwise refused). Frames that cannot be read (corrupt file,

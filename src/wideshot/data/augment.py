@@ -18,6 +18,11 @@ Conventions shared by every filter
   remove information (central hole, crop, readout gaps, blind spots) clear it; filters that move
   pixels (shift, jitter) move it and clear the zero-filled border. Pixels that are not valid are
   exactly 0, and stay 0 through every later filter of a chain.
+- ``log_range`` (B, 2), optional wherever images go in: the minimum and maximum of
+  log(F + floor) of each image before its SPEC scaling (data sets store it as
+  ``log_intensity_range``), so that the grid-unit intensity F = |A|²/v₀² of every pixel is known.
+  Only :class:`PoissonNoise` uses it (to draw counts from the true intensity); composite filters
+  pass the rows of their images on.
 - "Renormalises" below means the output is rescaled per image by the minimum and maximum of its
   valid pixels to [0, 1], as docs/conventions.md scales a measured image; otherwise valid pixels
   keep their values except where the filter says so.
@@ -244,8 +249,9 @@ class Augmentation:
         raise NotImplementedError
 
     def apply_with_mask(self, images: torch.Tensor, generator: torch.Generator,
-                        valid: torch.Tensor | None = None,
-                        parameters: Parameters | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                        valid: torch.Tensor | None = None, parameters: Parameters | None = None,
+                        log_range: torch.Tensor | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
         """Apply the filter and track which pixels still carry measured signal.
 
         Parameters
@@ -258,6 +264,9 @@ class Augmentation:
             (B, H, W) bool mask of pixels carrying signal before this filter (default: all).
         parameters : dict[str, torch.Tensor], optional
             Parameters from :meth:`draw_parameters` to use instead of drawing new ones.
+        log_range : torch.Tensor, optional
+            (B, 2) min and max of log(F + floor) of each image before its scaling (see the
+            module docstring); filters that can use it find it as ``parameters["log_range"]``.
 
         Returns
         -------
@@ -273,12 +282,30 @@ class Augmentation:
             return images.clone(), valid
         if parameters is None:
             parameters = self.draw_parameters(images.shape[0], generator, images.device)
+        if log_range is not None:
+            parameters = {**parameters, "log_range": _check_log_range(log_range, images)}
         augmented, valid = self._transform(images, valid, parameters, generator)
         return torch.where(valid, augmented, 0.0), valid
 
-    def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """Apply the filter: (B, H, W) images in [0, 1] → augmented (B, H, W) images."""
-        return self.apply_with_mask(images, generator)[0]
+    def __call__(self, images: torch.Tensor, generator: torch.Generator,
+                 log_range: torch.Tensor | None = None) -> torch.Tensor:
+        """Apply the filter: (B, H, W) images in [0, 1] → augmented (B, H, W) images
+        (``log_range`` (B, 2) as in :meth:`apply_with_mask`)."""
+        return self.apply_with_mask(images, generator, log_range=log_range)[0]
+
+
+def _check_log_range(log_range, images: torch.Tensor) -> torch.Tensor:
+    """``log_range`` as a float tensor (B, 2) on the images' device, or ValueError."""
+    log_range = torch.as_tensor(log_range, device=images.device)
+    if log_range.shape != (images.shape[0], 2) or not torch.isfinite(log_range).all():
+        raise ValueError(f"log_range must be finite and shaped ({images.shape[0]}, 2) "
+                         f"(min, max of log intensity per image), got {tuple(log_range.shape)}")
+    return log_range.to(torch.float64)
+
+
+def _rows(log_range: torch.Tensor | None, index: torch.Tensor) -> torch.Tensor | None:
+    """The rows ``index`` of an optional per-image tensor."""
+    return None if log_range is None else log_range[index.to(log_range.device)]
 
 
 def _check_images(images: torch.Tensor, generator: torch.Generator) -> None:
@@ -615,47 +642,99 @@ class UnevenSensitivity(Augmentation):
 class PoissonNoise(Augmentation):
     """Photon (shot) noise at a random flux. Renormalises.
 
-    The log-scaled image u ∈ [0, 1] is read as log-intensity over a dynamic range of D decades:
-    expected counts ``λ = n_max · exp((u − u_max)·D·ln 10)``, n_max photons in the brightest
-    pixel. Counts ~ Poisson(λ) are re-logged as ``log(counts + 1)`` and rescaled to [0, 1].
+    Where the true intensity is known (``log_range`` given: the image's min and max of
+    log(F + floor) before its scaling), counts are drawn from it, as a detector records them:
+    ``F = exp(lo + u·(hi − lo)) − floor`` for the image u ∈ [0, 1], expected counts
+    ``λ = n · F / F_max + b`` with n photons in the brightest pixel (drawn from
+    ``true_max_count_range``) and a background of b photons per pixel. Dark fringes then get
+    (almost) no photon, as they do at a detector.
+
+    Otherwise the log-scaled image is read as log-intensity over a dynamic range of D decades
+    (a guess): ``λ = n_max · exp((u − u_max)·D·ln 10)``, n_max photons in the brightest pixel.
+
+    Counts ~ Poisson(λ) are re-logged as ``log(counts + 1)`` and rescaled to [0, 1].
 
     Parameters
     ----------
     decades_range : (float, float)
-        Range of the dynamic range D (decades) the image is taken to span (default (2, 6)).
+        Without ``log_range``: range of the dynamic range D (decades) the image is taken to span
+        (default (2, 6)).
     max_count_range : (float, float)
-        Range of n_max (photons in the brightest pixel), drawn log-uniformly (default (10, 1e4)).
+        Without ``log_range``: range of n_max (photons in the brightest pixel), drawn
+        log-uniformly (default (10, 1e4)).
+    true_max_count_range : (float, float)
+        With ``log_range``: range of n (photons in the brightest pixel, which is the forward
+        peak, usually hidden later by the beam stop; the brightest pixel outside a beam stop
+        holds 1–2 decades less), drawn log-uniformly (default (3e2, 3e6)).
+    background_range : (float, float)
+        With ``log_range``: range of the background b (photons per pixel), drawn uniformly
+        (default (0, 0.02)).
+    intensity_floor : float
+        The floor of the SPEC log, log(F + floor) (default 100, docs/conventions.md).
 
-    Drawn parameters: ``decades`` (B,), ``max_count`` (B,).
+    Drawn parameters: ``decades`` (B,), ``max_count`` (B,), ``true_max_count`` (B,),
+    ``background`` (B,).
     """
 
     decades_range: Range = (2.0, 6.0)
     max_count_range: Range = (10.0, 1e4)
+    true_max_count_range: Range = (3e2, 3e6)
+    background_range: Range = (0.0, 0.02)
+    intensity_floor: float = 100.0
 
     def __post_init__(self):
         _check_range("decades_range", self.decades_range, lowest=0.0)
-        _check_range("max_count_range", self.max_count_range)
-        if self.max_count_range[0] <= 0:
-            raise ValueError(f"max_count_range must be positive, got {self.max_count_range!r}")
+        _check_range("background_range", self.background_range, lowest=0.0)
+        for name in ("max_count_range", "true_max_count_range"):
+            _check_range(name, getattr(self, name))
+            if getattr(self, name)[0] <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+        if not self.intensity_floor > 0:
+            raise ValueError(f"intensity_floor must be positive, got {self.intensity_floor}")
 
     def draw_parameters(self, batch_size, generator, device=None):
         device = device or generator.device
         return {"decades": _uniform(self.decades_range, batch_size, generator, device),
-                "max_count": _log_uniform(self.max_count_range, batch_size, generator, device)}
+                "max_count": _log_uniform(self.max_count_range, batch_size, generator, device),
+                "true_max_count": _log_uniform(self.true_max_count_range, batch_size, generator,
+                                               device),
+                "background": _uniform(self.background_range, batch_size, generator, device)}
 
     def _transform(self, images, valid, parameters, generator):
         # Rates are computed and sampled on the generator's device, so that one generator gives
         # the same counts for CPU and CUDA images.
         sample_device = generator.device
-        log_images = images.to(sample_device, torch.float32)
-        log_range = parameters["decades"].to(sample_device, torch.float32) * math.log(10.0)
-        max_count = parameters["max_count"].to(sample_device, torch.float32)
-        brightest = _image_maximum(log_images, valid.to(sample_device))
-        log_attenuation = (log_images - brightest) * log_range[:, None, None]
-        rates = max_count[:, None, None] * torch.exp(log_attenuation)
-        counts = torch.poisson(rates, generator=generator)
+        valid_here = valid.to(sample_device)
+        if "log_range" in parameters:
+            rates = self._true_rates(images.to(sample_device, torch.float64), valid_here,
+                                     parameters["log_range"].to(sample_device),
+                                     parameters["true_max_count"].to(sample_device),
+                                     parameters["background"].to(sample_device))
+        else:
+            rates = self._guessed_rates(images.to(sample_device, torch.float32), valid_here,
+                                        parameters["decades"].to(sample_device),
+                                        parameters["max_count"].to(sample_device))
+        counts = torch.poisson(rates.to(torch.float32), generator=generator)
         relogged = torch.log1p(counts).to(device=images.device, dtype=images.dtype)
         return _rescale(relogged, valid), valid
+
+    def _true_rates(self, log_images, valid, log_range, max_count, background):
+        """λ (B, H, W) from the true intensity: n photons at the brightest valid pixel, plus
+        the background."""
+        low, high = log_range[:, 0, None, None], log_range[:, 1, None, None]
+        intensity = (torch.exp(low + log_images * (high - low)) - self.intensity_floor
+                     ).clamp_min(0.0)
+        brightest = torch.where(valid, intensity, 0.0).amax(dim=(-2, -1), keepdim=True)
+        return (max_count.to(torch.float64)[:, None, None] * intensity
+                / brightest.clamp_min(torch.finfo(torch.float64).tiny)
+                + background.to(torch.float64)[:, None, None])
+
+    @staticmethod
+    def _guessed_rates(log_images, valid, decades, max_count):
+        """λ (B, H, W) from the log image read as ``decades`` of dynamic range."""
+        brightest = _image_maximum(log_images, valid)
+        log_attenuation = (log_images - brightest) * (decades * math.log(10.0))[:, None, None]
+        return max_count[:, None, None] * torch.exp(log_attenuation)
 
 
 @dataclass
@@ -822,14 +901,15 @@ class ReadoutGaps(Augmentation):
 
 
 def _apply_to_selected(augmentation: Augmentation, images: torch.Tensor, valid: torch.Tensor,
-                       selected: torch.Tensor, generator: torch.Generator) -> None:
+                       selected: torch.Tensor, generator: torch.Generator,
+                       log_range: torch.Tensor | None) -> None:
     """Apply ``augmentation`` to the images where ``selected`` (B,) is True, writing into
     ``images`` and ``valid`` (callers pass their own copies)."""
     index = selected.nonzero().squeeze(1)
     if index.numel() == 0:
         return
-    images[index], valid[index] = augmentation.apply_with_mask(images[index], generator,
-                                                              valid[index])
+    images[index], valid[index] = augmentation.apply_with_mask(
+        images[index], generator, valid[index], log_range=_rows(log_range, index))
 
 
 @dataclass
@@ -847,12 +927,13 @@ class Compose(Augmentation):
     def __post_init__(self):
         self.augmentations = tuple(self.augmentations)
 
-    def apply_with_mask(self, images, generator, valid=None, parameters=None):
+    def apply_with_mask(self, images, generator, valid=None, parameters=None, log_range=None):
         _check_images(images, generator)
         if valid is None:
             valid = torch.ones(images.shape, dtype=torch.bool, device=images.device)
         for augmentation in self.augmentations:
-            images, valid = augmentation.apply_with_mask(images, generator, valid)
+            images, valid = augmentation.apply_with_mask(images, generator, valid,
+                                                         log_range=log_range)
         return images, valid
 
 
@@ -887,7 +968,7 @@ class RandomChoice(Augmentation):
                                          or min(self.weights) < 0 or sum(self.weights) <= 0):
             raise ValueError("weights must be non-negative, one per augmentation, not all zero")
 
-    def apply_with_mask(self, images, generator, valid=None, parameters=None):
+    def apply_with_mask(self, images, generator, valid=None, parameters=None, log_range=None):
         _check_images(images, generator)
         images = images.clone()
         valid = (torch.ones(images.shape, dtype=torch.bool, device=images.device)
@@ -898,7 +979,8 @@ class RandomChoice(Augmentation):
         choice = torch.multinomial(weights, images.shape[0], replacement=True,
                                    generator=generator).to(images.device)
         for position, augmentation in enumerate(self.augmentations):
-            _apply_to_selected(augmentation, images, valid, choice == position, generator)
+            _apply_to_selected(augmentation, images, valid, choice == position, generator,
+                               log_range)
         return images, valid
 
 
@@ -925,7 +1007,7 @@ class RandomCombination(Augmentation):
         if not 0.0 <= self.probability <= 1.0:
             raise ValueError(f"probability must lie in [0, 1], got {self.probability}")
 
-    def apply_with_mask(self, images, generator, valid=None, parameters=None):
+    def apply_with_mask(self, images, generator, valid=None, parameters=None, log_range=None):
         _check_images(images, generator)
         images = images.clone()
         valid = (torch.ones(images.shape, dtype=torch.bool, device=images.device)
@@ -940,7 +1022,8 @@ class RandomCombination(Augmentation):
             step_applied = applied.gather(1, step_filter[:, None])[:, 0]
             for position, augmentation in enumerate(self.augmentations):
                 _apply_to_selected(augmentation, images, valid,
-                                   step_applied & (step_filter == position), generator)
+                                   step_applied & (step_filter == position), generator,
+                                   log_range)
         return images, valid
 
 
@@ -978,8 +1061,9 @@ class ExperimentLike(Augmentation):
                 self.saturation, self.readout_gaps, self.blind_spots, self.central_hole,
                 self.center_crop, Rescale())
 
-    def apply_with_mask(self, images, generator, valid=None, parameters=None):
-        return Compose(self.stages()).apply_with_mask(images, generator, valid)
+    def apply_with_mask(self, images, generator, valid=None, parameters=None, log_range=None):
+        return Compose(self.stages()).apply_with_mask(images, generator, valid,
+                                                      log_range=log_range)
 
 
 def experiment_or_clean(clean_fraction: float = 0.5) -> RandomChoice:

@@ -31,7 +31,15 @@ import torch
 from torch.utils.data import Dataset
 
 from wideshot.data.augment import Augmentation
-from wideshot.data.hdf5 import IMAGES, SHAPE, SPLIT, SPLIT_CODES, read_attributes, read_labels
+from wideshot.data.hdf5 import (
+    IMAGES,
+    LOG_INTENSITY_RANGE,
+    SHAPE,
+    SPLIT,
+    SPLIT_CODES,
+    read_attributes,
+    read_labels,
+)
 from wideshot.geometry import SHAPE_NAMES
 
 
@@ -56,7 +64,9 @@ class DiffractionDataset(Dataset):
     labels : dict of ndarray
         The labels of :attr:`rows` by name (:func:`wideshot.data.hdf5.read_labels`):
         ``quaternion`` (M, 4) canonical, ``radius_nm`` (M,) in nm, ``shape`` (M,) family codes,
-        ``shape_parameter`` (M,) (NaN where the family has none); float64 / int64.
+        ``shape_parameter`` (M,) (NaN where the family has none), ``log_intensity_range``
+        (M, 2) where the file has it (the augmentation's photon noise then draws from the true
+        intensity); float64 / int64.
     attributes : dict
         The file's attributes (seed, configuration, ...).
 
@@ -108,7 +118,9 @@ class DiffractionDataset(Dataset):
     def __getitem__(self, item: int) -> tuple[torch.Tensor, dict]:
         image = torch.from_numpy(self._images()[self.rows[item]])[None]
         if self.augmentation is not None:
-            image = self.augmentation(image, self._generator)
+            log_range = self.labels.get(LOG_INTENSITY_RANGE)
+            image = self.augmentation(image, self._generator,
+                                      None if log_range is None else log_range[item][None])
         return image, {name: torch.as_tensor(values[item]) for name, values in self.labels.items()}
 
     def __getstate__(self) -> dict:

@@ -43,6 +43,7 @@ from wideshot.data.hdf5 import (
     COPY_INDEX,
     IMAGES,
     LABELS,
+    LOG_INTENSITY_RANGE,
     QUATERNION,
     RADIUS,
     SHAPE,
@@ -59,7 +60,14 @@ from wideshot.data.hdf5 import (
 )
 from wideshot.files import replace_atomically, write_bytes_atomically
 from wideshot.geometry import SHAPE_NAMES, normalize_quaternion, shape_family
-from wideshot.physics import Absorption, RefractiveIndex, simulate
+from wideshot.physics import (
+    Absorption,
+    RefractiveIndex,
+    far_field,
+    intensity_grid_units,
+    log_intensity,
+    scale_per_image,
+)
 from wideshot.physics.conditions import Conditions, validate_radius_range
 
 # Independent random streams under one seed (numpy SeedSequence spawn keys).
@@ -283,17 +291,22 @@ def generate_samples(plan: GenerationPlan, indices) -> tuple[np.ndarray, dict]:
     Returns
     -------
     images : ndarray (B, H, W) float32
+        SPEC images (what :func:`wideshot.simulate` returns).
     labels : dict
-        As returned by :func:`sample_parameters`.
+        As returned by :func:`sample_parameters`, plus ``log_intensity_range`` (B, 2) float64:
+        the minimum and maximum of log(F + floor) of each image before its scaling.
     """
     labels = sample_parameters(plan.seed, indices, shapes=plan.shapes,
                                shape_weights=plan.shape_weights,
                                radius_range_nm=plan.radius_range_nm)
-    images = simulate(labels[RADIUS], labels[QUATERNION],
-                      shape=[SHAPE_NAMES[code] for code in labels[SHAPE]],
-                      shape_parameter=labels[SHAPE_PARAMETER], material=plan.material,
-                      config=plan.config, device=plan.device)
-    return images, labels
+    amplitudes = far_field(labels[RADIUS], labels[QUATERNION],
+                           shape=[SHAPE_NAMES[code] for code in labels[SHAPE]],
+                           shape_parameter=labels[SHAPE_PARAMETER], material=plan.material,
+                           config=plan.config, device=plan.device)
+    logs = log_intensity(intensity_grid_units(amplitudes, plan.config), plan.config)
+    labels[LOG_INTENSITY_RANGE] = np.stack((logs.min(axis=(-2, -1)), logs.max(axis=(-2, -1))),
+                                           axis=-1).astype(np.float64)
+    return scale_per_image(logs), labels
 
 
 def compute_shard(plan: GenerationPlan, shard: int) -> tuple[np.ndarray, dict]:
@@ -431,7 +444,11 @@ def _prepare_shard_directory(path: Path, manifest: dict) -> Path:
 def _read_shard(directory: Path, plan: GenerationPlan, shard: int) -> tuple[np.ndarray, dict]:
     with np.load(_shard_file(directory, shard)) as stored:
         images = stored[IMAGES]
-        labels = {name: stored[name] for name in LABELS}
+        labels = {name: stored[name] for name in (*LABELS, LOG_INTENSITY_RANGE)
+                  if name in stored}
+    if LOG_INTENSITY_RANGE not in labels:
+        raise ValueError(f"{_shard_file(directory, shard)} was written by an older wideshot "
+                         "without log_intensity_range; delete it to recompute it")
     if len(images) != len(plan.shard_indices(shard)):
         raise ValueError(f"{_shard_file(directory, shard)} holds {len(images)} samples, "
                          f"expected {len(plan.shard_indices(shard))}; delete it to recompute it")
@@ -443,13 +460,15 @@ def _assemble(path: Path, plan: GenerationPlan, directory: Path) -> None:
     has_split = plan.validation_fraction > 0
     split = split_labels(plan.seed, plan.n_samples, plan.validation_fraction)
     image_shape = (plan.config.grid_size, plan.config.grid_size)
+    kinds = {LOG_INTENSITY_RANGE: (np.float64, (2,))} | ({SPLIT: np.uint8} if has_split else {})
     with AtomicSampleWriter(path, directory / _ASSEMBLY, plan.n_samples, image_shape,
-                            plan.manifest(), {SPLIT: np.uint8} if has_split else {}) as writer:
+                            plan.manifest(), kinds) as writer:
         for shard in range(plan.n_shards):
             indices = plan.shard_indices(shard)
-            columns = {SPLIT: split[indices]} if has_split else {}
             images, labels = _read_shard(directory, plan, shard)
-            writer.write(indices[0], images, labels, **columns)
+            columns = {SPLIT: split[indices]} if has_split else {}
+            writer.write(indices[0], images, labels,
+                         **columns, **{LOG_INTENSITY_RANGE: labels[LOG_INTENSITY_RANGE]})
 
 
 def generate_dataset(path: str | os.PathLike, plan: GenerationPlan, *, workers: int | None = None,

@@ -14,6 +14,10 @@ name                   shape         dtype     meaning
                                                ``shape_names`` (the registry's names)
 ``shape_parameter``    (N,)          float64   the family's parameter, NaN where it has none
 ``split``              (N,)          uint8     optional: 0 = train, 1 = validation
+``log_intensity_range``  (N, 2)      float64   optional: (min, max) of log(F + floor) before the
+                                               per-image scaling, so F = |A|²/v₀² of every pixel
+                                               can be recovered from the image (photon noise
+                                               drawn from the true intensity needs it)
 ``source_index``       (N,)          int64     augmented files only: row of the source file
 ``copy_index``         (N,)          int64     augmented files only: which copy of that row
 =====================  ============  ========  ==================================================
@@ -42,6 +46,7 @@ IMAGES = "images"
 RADIUS = "radius_nm"
 QUATERNION = "quaternion"
 SPLIT = "split"
+LOG_INTENSITY_RANGE = "log_intensity_range"
 SHAPE = "shape"
 SHAPE_PARAMETER = "shape_parameter"
 SOURCE_INDEX = "source_index"
@@ -140,8 +145,8 @@ def read_labels(file: h5py.File, rows=slice(None)) -> dict:
     -------
     dict
         ``radius_nm`` (M,) float64, ``quaternion`` (M, 4) float64, ``shape`` (M,) int64 codes
-        into :data:`~wideshot.geometry.SHAPE_NAMES`, ``shape_parameter`` (M,) float64. Files
-        without shapes (written before families existed) are icosahedra without a parameter.
+        into :data:`~wideshot.geometry.SHAPE_NAMES`, ``shape_parameter`` (M,) float64, and
+        ``log_intensity_range`` (M, 2) float64 where the file has it. Files without shapes (written before families existed) are icosahedra without a parameter.
 
     Raises
     ------
@@ -150,6 +155,8 @@ def read_labels(file: h5py.File, rows=slice(None)) -> dict:
     """
     radius = np.asarray(file[RADIUS][rows], dtype=np.float64)
     labels = {RADIUS: radius, QUATERNION: np.asarray(file[QUATERNION][rows], dtype=np.float64)}
+    if LOG_INTENSITY_RANGE in file:
+        labels[LOG_INTENSITY_RANGE] = np.asarray(file[LOG_INTENSITY_RANGE][rows], dtype=np.float64)
     if SHAPE not in file:
         labels[SHAPE] = np.full(len(radius), SHAPE_NAMES.index("icosahedron"), dtype=np.int64)
         labels[SHAPE_PARAMETER] = np.full(len(radius), np.nan)
@@ -203,8 +210,9 @@ class AtomicSampleWriter:
         (H, W) of one image.
     attributes : mapping
         File attributes; mappings under :data:`JSON_ATTRIBUTES` are stored as JSON.
-    columns : mapping of str to numpy dtype
-        Per-sample 1-D data sets beside images and labels (e.g. ``split``).
+    columns : mapping of str to numpy dtype or (dtype, tail shape)
+        Per-sample data sets beside images and labels: ``split`` → ``np.uint8`` is (N,),
+        ``log_intensity_range`` → ``(np.float64, (2,))`` is (N, 2).
     """
 
     def __init__(self, path: Path, temporary: Path, n_samples: int, image_shape: tuple[int, int],
@@ -226,14 +234,15 @@ class AtomicSampleWriter:
         codes = self._file.create_dataset(SHAPE, shape=(n,), dtype=np.uint8)
         codes.attrs[SHAPE_NAMES_ATTRIBUTE] = list(SHAPE_NAMES)
         self._file.create_dataset(SHAPE_PARAMETER, shape=(n,), dtype=np.float64)
-        for name, dtype in self.columns.items():
-            self._file.create_dataset(name, shape=(n,), dtype=dtype)
+        for name, kind in self.columns.items():
+            dtype, tail = kind if isinstance(kind, tuple) else (kind, ())
+            self._file.create_dataset(name, shape=(n, *tail), dtype=dtype)
         return self
 
     def write(self, start: int, images: np.ndarray, labels: Mapping[str, np.ndarray],
               **columns: np.ndarray) -> None:
         """Write rows ``start:start + B``: images (B, H, W), the labels by name (every entry
-        of :data:`LABELS`, as :func:`read_labels` returns them) and each extra column (B,)."""
+        of :data:`LABELS`, as :func:`read_labels` returns them) and each extra column (B, ...)."""
         stop = start + len(images)
         self._file[IMAGES][start:stop] = images
         for name in LABELS:

@@ -24,7 +24,7 @@ from torch.fx.experimental.optimization import fuse
 
 from wideshot.choices import DEFAULT_VIEWS
 from wideshot.config import DEFAULT_CONFIG
-from wideshot.geometry import mean_orientation, shape_family
+from wideshot.geometry import mean_orientation, misorientation_deg, shape_family
 from wideshot.models.layout import FamilyLabels, TargetLayout
 from wideshot.physics.symmetry import (
     VIEW_SETS,
@@ -264,10 +264,12 @@ def predict(model: nn.Module, images, device: str | torch.device | None = None,
 
 
 def _average_views(labels: FamilyLabels, names: tuple[str, ...], n: int) -> FamilyLabels:
-    """Average of the decoded views (view-major, ``len(names) · n`` rows) of n images."""
+    """Average of the decoded views (view-major, ``len(names) · n`` rows) of n images, with
+    the views' spread about it (:attr:`FamilyLabels.spread`)."""
     views = len(names)
     quaternion = labels.quaternion.reshape(views, n, len(labels.shapes), 4)
     averaged = np.empty((n, len(labels.shapes), 4))
+    orientation_spread = np.full((n, len(labels.shapes)), np.nan)
     for index, shape in enumerate(labels.shapes):
         if not shape_family(shape).has_orientation:
             averaged[:, index] = quaternion[0, :, index]
@@ -275,9 +277,15 @@ def _average_views(labels: FamilyLabels, names: tuple[str, ...], n: int) -> Fami
         back = np.stack([untransform_quaternions(quaternion[view, :, index], name, shape)
                          for view, name in enumerate(names)], axis=1)  # (n, views, 4)
         averaged[:, index] = mean_orientation(back, shape=shape)
+        orientation_spread[:, index] = np.median(
+            misorientation_deg(back, averaged[:, index, None], shape), axis=1)
 
-    def mean(values: np.ndarray) -> np.ndarray:
-        return values.reshape(views, n, *values.shape[1:]).mean(axis=0)
+    def by_view(values: np.ndarray) -> np.ndarray:
+        return values.reshape(views, n, *values.shape[1:])
 
-    return FamilyLabels(labels.shapes, mean(labels.probability), averaged,
-                        mean(labels.radius_nm), mean(labels.shape_parameter))
+    spread = {"radius_nm": by_view(labels.radius_nm).std(axis=0),
+              "orientation_deg": orientation_spread,
+              "shape_parameter": by_view(labels.shape_parameter).std(axis=0)}
+    return FamilyLabels(labels.shapes, by_view(labels.probability).mean(axis=0), averaged,
+                        by_view(labels.radius_nm).mean(axis=0),
+                        by_view(labels.shape_parameter).mean(axis=0), spread=spread)

@@ -55,6 +55,11 @@ class FamilyLabels:
         Circumradius in nm.
     shape_parameter : ndarray (B, F)
         Shape parameter, clipped to the family's range; NaN for families without one.
+    spread : dict of ndarray (B, F), optional
+        Averaged views only: how far the views disagree, per family —
+        ``radius_nm`` and ``shape_parameter`` their standard deviation, ``orientation_deg``
+        the median misorientation of the views from their mean (NaN where a family has no
+        parameter or orientation). None for one view.
     """
 
     shapes: tuple[str, ...]
@@ -62,6 +67,7 @@ class FamilyLabels:
     quaternion: np.ndarray
     radius_nm: np.ndarray
     shape_parameter: np.ndarray
+    spread: dict | None = None
 
     def __len__(self) -> int:
         return len(self.probability)
@@ -74,9 +80,13 @@ class FamilyLabels:
         empty = (np.empty((0, n_families)), np.empty((0, n_families, 4)),
                  np.empty((0, n_families)), np.empty((0, n_families)))
         keys = ("probability", "quaternion", "radius_nm", "shape_parameter")
+        spread = None
+        if parts and all(part.spread is not None for part in parts):
+            spread = {name: np.concatenate([part.spread[name] for part in parts])
+                      for name in parts[0].spread}
         return cls(tuple(shapes), *(np.concatenate([getattr(part, key) for part in parts])
                                     if parts else empty[index]
-                                    for index, key in enumerate(keys)))
+                                    for index, key in enumerate(keys)), spread=spread)
 
     def best(self) -> np.ndarray:
         """Index (B,) of the most probable family of each frame."""
@@ -85,13 +95,15 @@ class FamilyLabels:
     def pick(self, family_index: np.ndarray) -> dict:
         """Per frame the labels of the family ``family_index`` (B,): a dict of ``shape``
         (list of names), ``shape_probability`` (B,), ``quaternion`` (B, 4), ``radius_nm`` (B,),
-        ``shape_parameter`` (B,)."""
+        ``shape_parameter`` (B,), and ``spread`` (dict of (B,) arrays, or None)."""
         rows = np.arange(len(self))
         return {"shape": [self.shapes[index] for index in family_index],
                 "shape_probability": self.probability[rows, family_index],
                 "quaternion": self.quaternion[rows, family_index],
                 "radius_nm": self.radius_nm[rows, family_index],
-                "shape_parameter": self.shape_parameter[rows, family_index]}
+                "shape_parameter": self.shape_parameter[rows, family_index],
+                "spread": None if self.spread is None else {
+                    name: values[rows, family_index] for name, values in self.spread.items()}}
 
 
 @dataclass(frozen=True)

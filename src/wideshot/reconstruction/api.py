@@ -36,6 +36,7 @@ from wideshot.reconstruction.counts import (
 )
 from wideshot.reconstruction.preparation import DetectorGeometry
 from wideshot.reconstruction.quality import misfit_threshold
+from wideshot.reconstruction.view_errors import view_sigmas
 from wideshot.devices import resolve_device
 from wideshot.physics.conditions import Conditions
 from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
@@ -165,11 +166,16 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         ``network_shape_parameter``), ``candidate_misfits`` (per image a dict family → misfit
         of its refined answer) and ``n_simulations`` (B,);
         ``model`` : str — the shipped name, run folder or network class used;
+        ``radius_nm_sigma`` (nm), ``orientation_sigma_deg`` (per axis: 68 % / 95 % of true
+        orientations lie within 1.88σ / 2.80σ), ``shape_parameter_sigma`` (B,) — 1σ errors:
+        of the network's answers from the spread of its views, calibrated on simulated frames
+        (:mod:`~wideshot.reconstruction.view_errors`; NaN for a model without that
+        calibration, or views it was not calibrated for); of refined answers with counts from
+        the likelihood's curvature; NaN for refined answers without counts and where a family
+        has no orientation or parameter;
         with counts also ``deviance``, ``gof_p_value``, ``dispersion``, ``photons``,
         ``weak_evidence`` (fewer than 1000 photons), ``kept_network`` (the refinement did
-        not beat the network's answer, which is kept), ``rescued`` and, refined,
-        ``radius_nm_sigma``,
-        ``orientation_sigma_deg`` (per-axis), ``shape_parameter_sigma`` (NaN where none).
+        not beat the network's answer, which is kept) and ``rescued``.
 
     Raises
     ------
@@ -214,8 +220,12 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
     check = check or refine  # a refined answer comes with its misfit
     name = description.get("shipped") or description.get("run") or description["name"]
     labels = predict(network, images, device=device, batch_size=batch_size, views=views)
-    result = {**labels.pick(labels.best()), "shapes": list(labels.shapes),
-              "probabilities": labels.probability}
+    answer = labels.pick(labels.best())
+    spread = answer.pop("spread")
+    result = {**answer, "shapes": list(labels.shapes), "probabilities": labels.probability}
+    # Refined answers are not the network's: they get errors from the counts, or none.
+    result.update(view_sigmas(answer["shape"], None if refine else spread,
+                              description.get("view_errors"), views))
     if refine:
         result.update(_refine_candidates(images, valid, network, labels, candidates,
                                          simulation_device, conditions, views=views, seed=seed,

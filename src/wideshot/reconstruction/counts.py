@@ -25,6 +25,7 @@ from wideshot.fitting.uncertainty import fitted_parameters, free_coordinates
 from wideshot.geometry import shape_family
 from wideshot.physics import KGridDetector
 from wideshot.reconstruction.preparation import DetectorGeometry, prepare_frame
+from wideshot.reconstruction.view_errors import SIGMA_COLUMNS
 
 #: Fewer photons than this on the valid pixels: weak evidence (reported; refinement is kept
 #: only where it beats the network's answer).
@@ -137,16 +138,19 @@ def judge_answers(frames: list[CountsFrame], result: dict, *, refined: bool,
         Updated ``radius_nm``, ``quaternion``, ``shape_parameter`` (polished, or the network's
         where it was more likely), and per frame ``deviance``, ``gof_p_value``, ``dispersion``,
         ``photons``, ``weak_evidence``, ``kept_network`` (bool), ``radius_nm_sigma``,
-        ``orientation_sigma_deg``, ``shape_parameter_sigma`` (NaN without refinement),
+        ``orientation_sigma_deg``, ``shape_parameter_sigma`` (from the curvature; without
+        refinement those of ``result``, the network's, or NaN),
         ``flagged``.
     """
     n = len(frames)
     out = {key: np.array(result[key], dtype=np.float64, copy=True)
            for key in ("radius_nm", "quaternion", "shape_parameter")}
     columns = {name: np.full(n, np.nan) for name in (
-        "deviance", "gof_p_value", "dispersion", "photons", "radius_nm_sigma",
-        "orientation_sigma_deg", "shape_parameter_sigma", "centre_offset_row_px",
+        "deviance", "gof_p_value", "dispersion", "photons", "centre_offset_row_px",
         "centre_offset_column_px")}
+    # Without refinement the network's answers keep the error bars of their views.
+    for name in SIGMA_COLUMNS:
+        columns[name] = np.array(result.get(name, np.full(n, np.nan)), dtype=np.float64)
     kept_network = np.zeros(n, dtype=bool)
     simulation = {"material": conditions.material, "device": device}
     for index, frame in enumerate(frames):

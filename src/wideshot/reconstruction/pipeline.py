@@ -32,6 +32,7 @@ from wideshot.reconstruction.chunks import (
     plan_chunks,
 )
 from wideshot.reconstruction.rows import COLUMNS, COUNTS_COLUMNS, STATUSES
+from wideshot.reconstruction.view_errors import SIGMA_COLUMNS
 from wideshot.reconstruction.sources import (
     RunSelection,
     check_reading,
@@ -86,7 +87,7 @@ class ResultWriters:
 
 
 _NUMBER_COLUMNS = ("radius_nm", "w", "x", "y", "z", "misfit", "shape_probability",
-                   "shape_parameter") + COUNTS_COLUMNS
+                   "shape_parameter") + SIGMA_COLUMNS + COUNTS_COLUMNS
 
 
 def earlier_rows(csv_path: Path) -> dict[tuple[str, int], dict]:

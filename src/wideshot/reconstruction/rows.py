@@ -4,15 +4,17 @@ from __future__ import annotations
 import numpy as np
 
 from wideshot.reconstruction.sources import Frame
+from wideshot.reconstruction.view_errors import SIGMA_COLUMNS
 
 #: Columns of the CSV (and keys of each JSON row), in order.
+#: The last three are the 1σ errors (empty where an answer has none): of the network's answers
+#: from its views' spread, of refined counts answers from the likelihood's curvature.
 COLUMNS = ("source", "frame", "dataset", "status", "radius_nm", "w", "x", "y", "z", "misfit",
-           "reason", "shape", "shape_probability", "shape_parameter")
+           "reason", "shape", "shape_probability", "shape_parameter") + SIGMA_COLUMNS
 
 #: Columns added with counts (``intensity="counts"`` and a saturation, threshold or gain, or
-#: ``counts=True``): the likelihood's verdict and, refined, the 1σ errors.
-COUNTS_COLUMNS = ("photons", "deviance", "gof_p_value", "dispersion", "radius_nm_sigma",
-                  "orientation_sigma_deg", "shape_parameter_sigma", "centre_offset_row_px",
+#: ``counts=True``): the likelihood's verdict.
+COUNTS_COLUMNS = ("photons", "deviance", "gof_p_value", "dispersion", "centre_offset_row_px",
                   "centre_offset_column_px")
 
 #: Row statuses: answered; answered but not explained by any family the model knows; not
@@ -49,6 +51,9 @@ def answer_rows(frames: list[Frame], result: dict) -> list[dict]:
                      "shape_probability": (None if probability is None  # the forward fit
                                            else round(float(probability[index]), 6)),
                      "shape_parameter": None if np.isnan(parameter) else round(parameter, 6)})
+        for name in SIGMA_COLUMNS:
+            value = float(result[name][index]) if name in result else np.nan
+            rows[-1][name] = None if np.isnan(value) else float(f"{value:.6g}")
         if "deviance" in result:
             for name in COUNTS_COLUMNS:
                 value = float(result[name][index])

@@ -58,7 +58,9 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
     description : dict
         ``name`` (architecture), ``options``, and ``shipped`` (name) or ``run`` and
         ``checkpoint``, and ``trained_on`` (the training set) and ``quality`` (the model card's
-        calibrated misfit thresholds, see :mod:`wideshot.reconstruction.quality`) where known.
+        calibrated misfit thresholds, see :mod:`wideshot.reconstruction.quality`) and
+        ``view_errors`` (the calibration of the network's error bars, see
+        :mod:`wideshot.reconstruction.view_errors`) where known.
 
     Raises
     ------
@@ -78,8 +80,9 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
         network = _folded(network)
         description = {"shipped": shipped, "name": card["architecture"]["name"],
                        "options": card["architecture"].get("options", {})}
-        if "quality" in card:
-            description["quality"] = card["quality"]
+        for key in ("quality", "view_errors"):
+            if key in card:
+                description[key] = card[key]
         description["conditions"] = Conditions.from_dict(card.get("conditions", {})).as_dict()
         trained_on = card.get("data", {}).get("train", {}).get("file")
         if trained_on:

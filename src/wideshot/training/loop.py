@@ -46,6 +46,7 @@ from tqdm import tqdm
 from wideshot.data.augment import Augmentation, make_augmentation
 from wideshot.data.dataset import DiffractionDataset
 from wideshot.data.hdf5 import (
+    LOG_INTENSITY_RANGE,
     QUATERNION,
     RADIUS,
     SHAPE,
@@ -269,7 +270,8 @@ def _train_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Op
     for step, (images, labels) in enumerate(loader):
         images = images.to(device, non_blocking=True)
         if augmentation is not None:
-            images = augmentation(images[:, 0], generator)[:, None]
+            images = augmentation(images[:, 0], generator,
+                                  labels.get(LOG_INTENSITY_RANGE))[:, None]
         images = images.contiguous(memory_format=layout)
         codes, quaternion, radius_nm, parameter = _label_tensors(labels, device)
         family, targets, mask = target_layout.encode(codes, quaternion.float(),

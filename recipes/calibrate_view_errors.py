@@ -1,0 +1,129 @@
+"""Calibrate (and check) the error bars of a model's own answers from the spread of its views.
+
+    python recipes/calibrate_view_errors.py --model default --data shapes-train.h5 \
+        [--n 2000] [--write-card] [--check shapes-test.h5 --check-n 2000]
+
+Calibration: the first --n frames of --data's validation split (never a test set), half clean
+and half through the "experiment" chain (photon noise from the true intensity where the file
+stores it), answered with --views views; per family and quantity the scale and floor of
+``σ = sqrt((a·spread)² + b²)`` (:mod:`wideshot.reconstruction.view_errors`). --write-card
+stores them in the shipped model's card as ``view_errors``. --check measures the coverage on
+frames of another file (clean and experiment chain separately), with the card's calibration,
+or with the one just fitted. Writes benchmarks/out/view_errors.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+OUT = Path(__file__).parents[1] / "benchmarks" / "out" / "view_errors.json"
+
+
+def _frames(path: Path, count: int, split: str | None, chain: str | None, seed: int):
+    """Images (count, 128, 128) and truth of the first frames of ``path`` (``split``), through
+    the augmentation ``chain`` (one generator per row, as ``wideshot augment``)."""
+    import h5py
+    import numpy as np
+    import torch
+
+    from wideshot.data.augment import make_augmentation
+    from wideshot.data.dataset import DiffractionDataset
+    from wideshot.data.generate import augmentation_generator
+    from wideshot.data.hdf5 import IMAGES, LOG_INTENSITY_RANGE, read_labels
+    from wideshot.geometry import SHAPE_NAMES
+
+    rows = np.sort(DiffractionDataset(path, split=split).rows[:count])
+    with h5py.File(path, "r") as file:
+        images = torch.from_numpy(file[IMAGES][rows])
+        labels = read_labels(file, rows)
+    if chain is not None:
+        augmentation = make_augmentation(chain)
+        ranges = labels.get(LOG_INTENSITY_RANGE)
+        images = torch.cat([augmentation(image[None], augmentation_generator(seed, int(row), 0),
+                                         None if ranges is None else ranges[[index]])
+                            for index, (image, row) in enumerate(zip(images, rows))])
+    truth = {"shape": [SHAPE_NAMES[code] for code in labels["shape"]],
+             "radius_nm": labels["radius_nm"], "quaternion": labels["quaternion"],
+             "shape_parameter": labels["shape_parameter"]}
+    return images.numpy(), truth
+
+
+def _joined(parts):
+    """(shapes, errors, spreads) of several :func:`network_errors` calls as one."""
+    import numpy as np
+
+    shapes = [shape for part in parts for shape in part[0]]
+    joined = [{key: np.concatenate([part[position][key] for part in parts])
+               for key in parts[0][position]} for position in (1, 2)]
+    return shapes, *joined
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--n", type=int, default=2000)
+    parser.add_argument("--views", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--write-card", action="store_true")
+    parser.add_argument("--check", type=Path)
+    parser.add_argument("--check-n", type=int, default=2000)
+    args = parser.parse_args()
+
+    import numpy as np
+
+    from wideshot.files import write_bytes_atomically
+    from wideshot.models.shipped import SHIPPED_DIR, model_files, read_card
+    from wideshot.reconstruction.view_errors import (
+        QUANTITIES,
+        calibrate_view_errors,
+        coverage,
+        network_errors,
+        view_sigmas,
+    )
+    from wideshot.training import load_model
+
+    network, description = load_model(args.model)
+    half = args.n // 2
+    parts = [network_errors(network, *_frames(args.data, half, "validation", chain, args.seed),
+                            args.views)
+             for chain in (None, "experiment")]
+    calibration = calibrate_view_errors(*_joined(parts), args.views)
+    calibration.update(data=f"{args.data.name} (validation split, first {half} clean and "
+                            f"{half} through the experiment chain, seed {args.seed})",
+                       command="python recipes/calibrate_view_errors.py --write-card")
+    report = {"model": args.model, "calibration": calibration}
+    print(json.dumps(calibration, indent=1), flush=True)
+    if args.check is not None:
+        report["check"] = {}
+        for chain in (None, "experiment"):
+            shapes, errors, spreads = network_errors(
+                network, *_frames(args.check, args.check_n, None, chain, args.seed + 1),
+                args.views)
+            sigmas = view_sigmas(shapes, spreads, calibration, args.views)
+            per_family = {}
+            for family in sorted(set(shapes)):
+                rows = np.array([shape == family for shape in shapes])
+                per_family[family] = {}
+                for name, column in QUANTITIES:
+                    finite = rows & np.isfinite(errors[name]) & np.isfinite(sigmas[column])
+                    if finite.any():
+                        per_family[family][name] = coverage(errors[name][finite],
+                                                            sigmas[column][finite], name)
+            report["check"][chain or "clean"] = per_family
+            print(chain or "clean", json.dumps(per_family), flush=True)
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(report, indent=1))
+    if args.write_card:
+        card = read_card(args.model)
+        card["view_errors"] = calibration
+        _, card_path = model_files(args.model)
+        assert card_path.parent == SHIPPED_DIR
+        write_bytes_atomically(card_path, (json.dumps(card, indent=2) + "\n").encode())
+        print(f"view errors written to {card_path}")
+
+
+if __name__ == "__main__":
+    main()
