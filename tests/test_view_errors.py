@@ -72,3 +72,19 @@ def test_views_report_their_spread_and_reconstruct_its_error_bars():
     assert np.isnan(one_view["radius_nm_sigma"]).all()
     with pytest.raises(ValueError, match="2 views"):
         network_errors(network, images, truth, views=1)
+
+
+def test_averaged_views_keep_a_parameter_at_its_bound_inside_the_range():
+    # Eight views all at the lower bound 0.4: their float mean is 0.39999999999999997, which
+    # the simulation refused (a crash in reconstruct with counts, frame 281 of seed 7300).
+    from wideshot.models.inference import VIEW_SETS, _average_views
+    from wideshot.models.layout import FamilyLabels
+
+    shapes = ("decahedron", "octahedral", "twinned-tetrahedron", "sphere", "icosahedron")
+    parameters = np.tile([0.4, np.nan, np.nan, np.nan, np.nan], (8, 1))
+    parameters[:, 1], parameters[:, 2] = 0.0, 0.0
+    labels = FamilyLabels(shapes, np.full((8, 5), 0.2), np.tile([1.0, 0.0, 0.0, 0.0], (8, 5, 1)),
+                          np.full((8, 5), 100.0), parameters)
+    averaged = _average_views(labels, VIEW_SETS[8], 1)
+    assert averaged.shape_parameter[0, 0] >= 0.4
+    assert averaged.spread["shape_parameter"][0, 0] < 1e-12

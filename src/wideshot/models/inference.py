@@ -286,6 +286,10 @@ def _average_views(labels: FamilyLabels, names: tuple[str, ...], n: int) -> Fami
     spread = {"radius_nm": by_view(labels.radius_nm).std(axis=0),
               "orientation_deg": orientation_spread,
               "shape_parameter": by_view(labels.shape_parameter).std(axis=0)}
+    parameter = by_view(labels.shape_parameter).mean(axis=0)
+    for index, shape in enumerate(labels.shapes):
+        if shape_family(shape).has_parameter:  # a mean of values at a bound may round past it
+            parameter[:, index] = np.clip(parameter[:, index],
+                                          *shape_family(shape).parameter_range)
     return FamilyLabels(labels.shapes, by_view(labels.probability).mean(axis=0), averaged,
-                        by_view(labels.radius_nm).mean(axis=0),
-                        by_view(labels.shape_parameter).mean(axis=0), spread=spread)
+                        by_view(labels.radius_nm).mean(axis=0), parameter, spread=spread)
