@@ -7,13 +7,14 @@ every frame with ``intensity="counts"`` and no refinement, in the same run, so t
 compared on identical frames. Issue 14, item 6: a network trained with photon noise drawn from
 the true intensity against one trained with the noise of the log image.
 
-Writes ``benchmarks/out/network_on_counts.json`` and prints, per model, family accuracy and the
+Writes ``benchmarks/out/network_on_counts.json`` (or ``--out``) and prints, per model, family accuracy and the
 median / p90 of |ΔR| and misorientation over the frames whose family it named right, overall,
 per family and for frames above / below 10^3.5 photons in the brightest good pixel, and the
 coverage of the network's own error bars (fraction of |ΔR| within 1σ / 2σ, of the
 misorientation within 1.88σ / 2.80σ; targets 68 % / 95 %).
 
     python benchmarks/network_on_counts.py --n 400 --model default --model runs/new-noise
+    python benchmarks/network_on_counts.py --shapes icosahedron --model icosahedron ...
 """
 from __future__ import annotations
 
@@ -63,10 +64,14 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7300)
     parser.add_argument("--model", action="append", default=None,
                         help="shipped model or run folder (repeat; default: default)")
+    parser.add_argument("--shapes", default=",".join(SHAPE_NAMES),
+                        help="families of the frames, comma-separated (default all)")
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     names = args.model or ["default"]
     networks = {name: load_model(name)[0] for name in names}
-    frames = make_counts_frames(args.n, seed=args.seed, shapes=SHAPE_NAMES)
+    shapes = args.shapes.split(",")
+    frames = make_counts_frames(args.n, seed=args.seed, shapes=shapes)
     rows = {name: [] for name in names}
     for index in tqdm(range(args.n), desc="frames", unit="frame"):
         for name, network in networks.items():
@@ -78,7 +83,7 @@ def main() -> None:
                                "photons_max": float(frames["photons_max"][index]),
                                **_errors(result, frames, index),
                                **{column: float(result[column][0]) for column in SIGMA_COLUMNS}})
-    report = {"frames": args.n, "seed": args.seed, "models": {}}
+    report = {"frames": args.n, "seed": args.seed, "shapes": shapes, "models": {}}
     for name, model_rows in rows.items():
         report["models"][name] = {
             "all": _summary(model_rows),
@@ -86,10 +91,10 @@ def main() -> None:
                                 if row["photons_max"] >= BRIGHT_PHOTONS]),
             "dim": _summary([row for row in model_rows if row["photons_max"] < BRIGHT_PHOTONS]),
             "families": {family: _summary([row for row in model_rows if row["shape"] == family])
-                         for family in SHAPE_NAMES},
+                         for family in shapes},
         }
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({**report, "rows": rows}, indent=1))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({**report, "rows": rows}, indent=1))
     print(json.dumps(report, indent=1))
 
 
