@@ -69,15 +69,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     names = args.model or ["default"]
-    networks = {name: load_model(name)[0] for name in names}
+    # A shipped model goes by name (cached), so that its card's error-bar calibration is used;
+    # a run folder is loaded once.
+    models = {}
+    for name in names:
+        network, description = load_model(name)
+        models[name] = name if "shipped" in description else network
     shapes = args.shapes.split(",")
     frames = make_counts_frames(args.n, seed=args.seed, shapes=shapes)
     rows = {name: [] for name in names}
     for index in tqdm(range(args.n), desc="frames", unit="frame"):
-        for name, network in networks.items():
+        for name, model in models.items():
             result = wideshot.reconstruct(frames["counts"][index], valid=frames["mask"][index],
                                           intensity="counts", geometry=DEFAULT_FLAT_GEOMETRY,
-                                          saturation=frames["saturation"][index], model=network,
+                                          saturation=frames["saturation"][index], model=model,
                                           check=False)
             rows[name].append({"shape": frames["shape"][index],
                                "photons_max": float(frames["photons_max"][index]),

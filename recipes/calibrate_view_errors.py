@@ -3,9 +3,9 @@
     python recipes/calibrate_view_errors.py --model default --data shapes-train.h5 \
         [--n 2000] [--write-card] [--check shapes-test.h5 --check-n 2000]
 
-Calibration: the first --n frames of --data's validation split (never a test set), half clean
-and half through the "experiment" chain (photon noise from the true intensity where the file
-stores it), answered with --views views; per family and quantity the scale and floor of
+Calibration: the first --n frames of --data's validation split (never a test set), through the
+"experiment" chain (photon noise from the true intensity where the file stores it; --chains
+clean,experiment splits them between clean frames and the chain), answered with --views views; per family and quantity the scale and floor of
 ``σ = sqrt((a·spread)² + b²)`` (:mod:`wideshot.reconstruction.view_errors`). --write-card
 stores them in the shipped model's card as ``view_errors``. --check measures the coverage on
 frames of another file (clean and experiment chain separately), with the card's calibration,
@@ -70,6 +70,8 @@ def main() -> None:
     parser.add_argument("--write-card", action="store_true")
     parser.add_argument("--check", type=Path)
     parser.add_argument("--check-n", type=int, default=2000)
+    parser.add_argument("--chains", default="experiment",
+                        help="calibration frames: clean and/or experiment, comma-separated")
     args = parser.parse_args()
 
     import numpy as np
@@ -86,14 +88,20 @@ def main() -> None:
     from wideshot.training import load_model
 
     network, description = load_model(args.model)
-    half = args.n // 2
-    parts = [network_errors(network, *_frames(args.data, half, "validation", chain, args.seed),
+    chains = args.chains.split(",")
+    unknown = set(chains) - {"clean", "experiment"}
+    if unknown:
+        parser.error(f"unknown chains {sorted(unknown)}: choose clean and/or experiment")
+    share = args.n // len(chains)
+    parts = [network_errors(network, *_frames(args.data, share, "validation",
+                                              None if chain == "clean" else chain, args.seed),
                             args.views)
-             for chain in (None, "experiment")]
+             for chain in chains]
     calibration = calibrate_view_errors(*_joined(parts), args.views)
-    calibration.update(data=f"{args.data.name} (validation split, first {half} clean and "
-                            f"{half} through the experiment chain, seed {args.seed})",
-                       command="python recipes/calibrate_view_errors.py --write-card")
+    calibration.update(data=f"{args.data.name} (validation split, first {share} frames, each "
+                            f"{' and '.join(chains)}, seed {args.seed})",
+                       command=("python recipes/calibrate_view_errors.py --write-card "
+                                f"--chains {args.chains}"))
     report = {"model": args.model, "calibration": calibration}
     print(json.dumps(calibration, indent=1), flush=True)
     if args.check is not None:
