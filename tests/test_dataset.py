@@ -33,7 +33,9 @@ def test_items_are_images_and_labels_by_name(data_file):
     assert len(dataset) == 10
     image, label = dataset[3]
     assert image.shape == (1, 128, 128) and image.dtype == torch.float32
-    assert set(label) == {"radius_nm", "quaternion", "shape", "shape_parameter"}
+    assert set(label) == {"radius_nm", "quaternion", "shape", "shape_parameter",
+                          "log_intensity_range"}
+    assert label["log_intensity_range"].shape == (2,)
     assert label["quaternion"].shape == (4,) and label["radius_nm"].shape == ()
     with h5py.File(data_file) as file:
         np.testing.assert_array_equal(image[0].numpy(), file["images"][3])
