@@ -88,3 +88,15 @@ def test_averaged_views_keep_a_parameter_at_its_bound_inside_the_range():
     averaged = _average_views(labels, VIEW_SETS[8], 1)
     assert averaged.shape_parameter[0, 0] >= 0.4
     assert averaged.spread["shape_parameter"][0, 0] < 1e-12
+
+
+def test_a_loaded_network_keeps_its_card():
+    # Passing the network that load_model returned gives what its name gives: the error-bar
+    # calibration and the misfit thresholds of its card.
+    image = wideshot.simulate(90.0, [0.9, 0.2, 0.3, 0.1] / np.linalg.norm([0.9, 0.2, 0.3, 0.1]))
+    network, description = load_model("default")
+    by_name = wideshot.reconstruct(image, model="default")
+    by_network = wideshot.reconstruct(image, model=network)
+    assert by_network["max_misfit"] == by_name["max_misfit"]
+    np.testing.assert_array_equal(by_network["radius_nm_sigma"], by_name["radius_nm_sigma"])
+    assert load_model(network)[1] == description

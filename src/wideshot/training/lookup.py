@@ -32,6 +32,10 @@ def _shipped_name(model) -> str | None:
     return model if any(path.exists() for path in files) else None
 
 
+#: Attribute under which a loaded network keeps its description (see :func:`load_model`).
+DESCRIPTION_ATTRIBUTE = "wideshot_description"
+
+
 def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
                device: str | torch.device | None = None,
                which: str | None = None) -> tuple[nn.Module, dict]:
@@ -42,6 +46,8 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
     model : str, Path or torch.nn.Module
         A shipped model's name (:func:`wideshot.models.available_models`; looked up first), a
         run folder of ``wideshot train``, or a network (returned as it is).
+        A network that this function returned keeps its description: passed again, it
+        gives the same description as its name.
     device : str or torch.device, optional
         Where to put a loaded network (default: CUDA if available, else the CPU); a given
         network stays where it is.
@@ -70,7 +76,9 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
         For corrupt weights or card, or ``which`` given with a shipped model.
     """
     if isinstance(model, nn.Module):
-        return model, {"name": type(model).__name__}
+        # A network this function loaded keeps its description (card thresholds, error-bar
+        # calibration, conditions), so passing it on gives the answers its name gives.
+        return model, getattr(model, DESCRIPTION_ATTRIBUTE, {"name": type(model).__name__})
     shipped = _shipped_name(model)
     if shipped is not None:
         if which is not None:
@@ -87,6 +95,7 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
         trained_on = card.get("data", {}).get("train", {}).get("file")
         if trained_on:
             description["trained_on"] = trained_on
+        setattr(network, DESCRIPTION_ATTRIBUTE, description)
         return network, description
     run_dir = Path(model)
     if not run_dir.is_dir():
@@ -102,7 +111,9 @@ def load_model(model: str | os.PathLike | nn.Module = DEFAULT_MODEL,
     description = {"run": str(run_dir.resolve()), "checkpoint": which, "name": config.model,
                    "options": config.model_options, "trained_on": config.train,
                    "conditions": training_conditions(config.train).as_dict()}
-    return fold_batch_norm(network), description
+    network = fold_batch_norm(network)
+    setattr(network, DESCRIPTION_ATTRIBUTE, description)
+    return network, description
 
 
 def training_conditions(path: str | os.PathLike) -> Conditions:
