@@ -476,12 +476,13 @@ def test_demo_command_and_its_rows(tmp_path, capsys, monkeypatch):
     assert len(table.splitlines()) == 3 + len(rows)  # two header lines, the match count
     printed = capsys.readouterr().out
     assert table in printed and f"figures and demo.json in {out}/" in printed
-    # Then the photon-count frames, read by the network alone (--no-refine): no error bars.
+    # Then the photon-count frames, read by the network alone (--no-refine): the error bars
+    # of its views.
     counts = json.loads((out / "demo_counts.json").read_text())["rows"]
     assert [row["image"] for row in counts] == ["counts-0", "counts-1"]
     for row in counts:
         assert row["photons"] > 0 and 0 <= row["gof_p_value"] <= 1
-        assert row["radius_nm_sigma"] is None and row["status"] in ("ok", "flagged")
+        assert row["radius_nm_sigma"] > 0 and row["status"] in ("ok", "flagged")
     assert "Photon counts of a flat detector" in printed and "counts-1" in printed
 
 

@@ -53,8 +53,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.counts > 0:
         counts_rows = run_counts_demo(args.out, n_frames=args.counts, model=args.model,
                                       device=args.device, refine=not args.no_refine)
-        print("\nPhoton counts of a flat detector (the Poisson likelihood; error bars with "
-              "refinement):")
+        print("\nPhoton counts of a flat detector (the Poisson likelihood; error bars from it "
+              "when refined, from the network's views otherwise):")
         print(format_counts_table(counts_rows))
     print(f"figures and demo.json in {args.out}/ ({time.perf_counter() - started:.0f} s)")
     return 0
