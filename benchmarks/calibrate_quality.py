@@ -47,8 +47,7 @@ def main() -> None:
     parser.add_argument("--write-card", action="store_true")
     args = parser.parse_args()
 
-    from wideshot.models.shipped import SHIPPED_DIR, model_files, read_card
-    from wideshot.files import write_bytes_atomically
+    from wideshot.models.shipped import update_card
     from wideshot.reconstruction.quality import (
         OUT_OF_DISTRIBUTION,
         calibrate,
@@ -82,15 +81,11 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     if args.write_card:
-        card = read_card(args.model)
-        card["quality"] = {
+        card_path = update_card(args.model, "quality", {
             "max_misfit": {kind: report[kind]["max_misfit"] for kind in ("network", "refined")},
             "calibration": {key: report[key] for key in ("network", "refined", "seed")},
             "command": "python benchmarks/calibrate_quality.py --write-card",
-        }
-        _, card_path = model_files(args.model)
-        assert card_path.parent == SHIPPED_DIR
-        write_bytes_atomically(card_path, (json.dumps(card, indent=2) + "\n").encode())
+        })
         print(f"thresholds written to {card_path}")
 
 

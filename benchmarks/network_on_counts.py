@@ -7,11 +7,11 @@ every frame with ``intensity="counts"`` and no refinement, in the same run, so t
 compared on identical frames. Issue 14, item 6: a network trained with photon noise drawn from
 the true intensity against one trained with the noise of the log image.
 
-Writes ``benchmarks/out/network_on_counts.json`` (or ``--out``) and prints, per model, family accuracy and the
-median / p90 of |ΔR| and misorientation over the frames whose family it named right, overall,
-per family and for frames above / below 10^3.5 photons in the brightest good pixel, and the
-coverage of the network's own error bars (fraction of |ΔR| within 1σ / 2σ, of the
-misorientation within 1.88σ / 2.80σ; targets 68 % / 95 %).
+Writes ``benchmarks/out/network_on_counts.json`` (or ``--out``) and prints, per model, family
+accuracy and the median / p90 of |ΔR| and misorientation over the frames whose family it named
+right, overall, per family and for frames above / below 10^3.5 photons in the brightest good
+pixel, and the coverage of the network's own error bars (fraction of |ΔR| within 1σ / 2σ, of
+the misorientation within 1.88σ / 2.80σ; targets 68 % / 95 %).
 
     python benchmarks/network_on_counts.py --n 400 --model default --model runs/new-noise
     python benchmarks/network_on_counts.py --shapes icosahedron --model icosahedron ...

@@ -5,11 +5,11 @@
 
 Calibration: the first --n frames of --data's validation split (never a test set), through the
 "experiment" chain (photon noise from the true intensity where the file stores it; --chains
-clean,experiment splits them between clean frames and the chain), answered with --views views; per family and quantity the scale and floor of
-``σ = sqrt((a·spread)² + b²)`` (:mod:`wideshot.reconstruction.view_errors`). --write-card
-stores them in the shipped model's card as ``view_errors``. --check measures the coverage on
-frames of another file (clean and experiment chain separately), with the card's calibration,
-or with the one just fitted. Writes benchmarks/out/view_errors.json.
+clean,experiment splits them between clean frames and the chain), answered with --views views;
+per family and quantity the scale and floor of ``σ = sqrt((a·spread)² + b²)``
+(:mod:`wideshot.reconstruction.view_errors`). --write-card stores them in the shipped model's
+card as ``view_errors``. --check measures the coverage of the calibration just fitted on frames
+of another file (clean and through the experiment chain, separately). Writes benchmarks/out/view_errors.json.
 """
 from __future__ import annotations
 
@@ -74,20 +74,16 @@ def main() -> None:
                         help="calibration frames: clean and/or experiment, comma-separated")
     args = parser.parse_args()
 
-    import numpy as np
-
-    from wideshot.files import write_bytes_atomically
-    from wideshot.models.shipped import SHIPPED_DIR, model_files, read_card
+    from wideshot.models.shipped import update_card
     from wideshot.reconstruction.view_errors import (
-        QUANTITIES,
         calibrate_view_errors,
-        coverage,
+        family_coverage,
         network_errors,
         view_sigmas,
     )
     from wideshot.training import load_model
 
-    network, description = load_model(args.model)
+    network, _ = load_model(args.model)
     chains = args.chains.split(",")
     unknown = set(chains) - {"clean", "experiment"}
     if unknown:
@@ -110,26 +106,14 @@ def main() -> None:
             shapes, errors, spreads = network_errors(
                 network, *_frames(args.check, args.check_n, None, chain, args.seed + 1),
                 args.views)
-            sigmas = view_sigmas(shapes, spreads, calibration, args.views)
-            per_family = {}
-            for family in sorted(set(shapes)):
-                rows = np.array([shape == family for shape in shapes])
-                per_family[family] = {}
-                for name, column in QUANTITIES:
-                    finite = rows & np.isfinite(errors[name]) & np.isfinite(sigmas[column])
-                    if finite.any():
-                        per_family[family][name] = coverage(errors[name][finite],
-                                                            sigmas[column][finite], name)
+            per_family = family_coverage(shapes, errors,
+                                         view_sigmas(shapes, spreads, calibration, args.views))
             report["check"][chain or "clean"] = per_family
             print(chain or "clean", json.dumps(per_family), flush=True)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(report, indent=1))
     if args.write_card:
-        card = read_card(args.model)
-        card["view_errors"] = calibration
-        _, card_path = model_files(args.model)
-        assert card_path.parent == SHIPPED_DIR
-        write_bytes_atomically(card_path, (json.dumps(card, indent=2) + "\n").encode())
+        card_path = update_card(args.model, "view_errors", calibration)
         print(f"view errors written to {card_path}")
 
 

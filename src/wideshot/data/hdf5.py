@@ -2,25 +2,25 @@
 
 A data set file holds, for N samples,
 
-=====================  ============  ========  ==================================================
-name                   shape         dtype     meaning
-=====================  ============  ========  ==================================================
-``images``             (N, H, W)     float32   SPEC images in [0, 1] (128×128 by default), chunked
-                                               one image per chunk, gzip-compressed
-``radius_nm``          (N,)          float64   circumradius R (nm)
-``quaternion``         (N, 4)        float64   orientation (w, x, y, z), scalar first, canonical
-                                               under the sample's own shape family
-``shape``              (N,)          uint8     shape family: index into the attribute
-                                               ``shape_names`` (the registry's names)
-``shape_parameter``    (N,)          float64   the family's parameter, NaN where it has none
-``split``              (N,)          uint8     optional: 0 = train, 1 = validation
-``log_intensity_range``  (N, 2)      float64   optional: (min, max) of log(F + floor) before the
-                                               per-image scaling, so F = |A|²/v₀² of every pixel
-                                               can be recovered from the image (photon noise
-                                               drawn from the true intensity needs it)
-``source_index``       (N,)          int64     augmented files only: row of the source file
-``copy_index``         (N,)          int64     augmented files only: which copy of that row
-=====================  ============  ========  ==================================================
+=======================  ============  ========  ================================================
+name                     shape         dtype     meaning
+=======================  ============  ========  ================================================
+``images``               (N, H, W)     float32   SPEC images in [0, 1] (128×128 by default),
+                                                 chunked one image per chunk, gzip-compressed
+``radius_nm``            (N,)          float64   circumradius R (nm)
+``quaternion``           (N, 4)        float64   orientation (w, x, y, z), scalar first, canonical
+                                                 under the sample's own shape family
+``shape``                (N,)          uint8     shape family: index into the attribute
+                                                 ``shape_names`` (the registry's names)
+``shape_parameter``      (N,)          float64   the family's parameter, NaN where it has none
+``split``                (N,)          uint8     optional: 0 = train, 1 = validation
+``log_intensity_range``  (N, 2)        float64   optional: (min, max) of log(F + floor) before the
+                                                 per-image scaling, so F = |A|²/v₀² of every pixel
+                                                 can be recovered from the image (photon noise
+                                                 drawn from the true intensity needs it)
+``source_index``         (N,)          int64     augmented files only: row of the source file
+``copy_index``           (N,)          int64     augmented files only: which copy of that row
+=======================  ============  ========  ================================================
 
 File attributes record how the samples were made (seed, physics configuration as JSON,
 material as JSON, radius range, shape families, package version, ...) and ``complete = True``,
@@ -146,7 +146,8 @@ def read_labels(file: h5py.File, rows=slice(None)) -> dict:
     dict
         ``radius_nm`` (M,) float64, ``quaternion`` (M, 4) float64, ``shape`` (M,) int64 codes
         into :data:`~wideshot.geometry.SHAPE_NAMES`, ``shape_parameter`` (M,) float64, and
-        ``log_intensity_range`` (M, 2) float64 where the file has it. Files without shapes (written before families existed) are icosahedra without a parameter.
+        ``log_intensity_range`` (M, 2) float64 where the file has it. Files without shapes
+        (written before families existed) are icosahedra without a parameter.
 
     Raises
     ------

@@ -25,7 +25,7 @@ from torch.fx.experimental.optimization import fuse
 from wideshot.choices import DEFAULT_VIEWS
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.geometry import mean_orientation, misorientation_deg, shape_family
-from wideshot.models.layout import FamilyLabels, TargetLayout
+from wideshot.models.layout import FamilyLabels, TargetLayout, clip_parameters
 from wideshot.physics.symmetry import (
     VIEW_SETS,
     transform_images,
@@ -286,10 +286,7 @@ def _average_views(labels: FamilyLabels, names: tuple[str, ...], n: int) -> Fami
     spread = {"radius_nm": by_view(labels.radius_nm).std(axis=0),
               "orientation_deg": orientation_spread,
               "shape_parameter": by_view(labels.shape_parameter).std(axis=0)}
-    parameter = by_view(labels.shape_parameter).mean(axis=0)
-    for index, shape in enumerate(labels.shapes):
-        if shape_family(shape).has_parameter:  # a mean of values at a bound may round past it
-            parameter[:, index] = np.clip(parameter[:, index],
-                                          *shape_family(shape).parameter_range)
+    # A mean of values at a bound may round past it (eight 0.4 average to 0.39999999999999997).
+    parameter = clip_parameters(labels.shapes, by_view(labels.shape_parameter).mean(axis=0))
     return FamilyLabels(labels.shapes, by_view(labels.probability).mean(axis=0), averaged,
                         by_view(labels.radius_nm).mean(axis=0), parameter, spread=spread)

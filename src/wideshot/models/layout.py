@@ -39,6 +39,16 @@ from wideshot.models.targets import labels_to_targets, targets_to_labels
 BLOCK_TARGETS = ("w", "x", "y", "z", "radius", "parameter")
 
 
+def clip_parameters(shapes: Sequence[str], parameter: np.ndarray) -> np.ndarray:
+    """Shape parameters (B, F) of the families ``shapes`` clipped to each family's range (in
+    place; NaN stays NaN); returns them."""
+    for index, name in enumerate(shapes):
+        family = shape_family(name)
+        if family.has_parameter:
+            parameter[:, index] = np.clip(parameter[:, index], *family.parameter_range)
+    return parameter
+
+
 @dataclass(frozen=True)
 class FamilyLabels:
     """Decoded network outputs: family probabilities and, per family, its labels.
@@ -311,9 +321,9 @@ class TargetLayout:
                 radius_nm[:, index] = low + (high - low) * block[:, radius_column]
             if family.has_parameter:
                 low, high = family.parameter_range
-                parameter[:, index] = np.clip(low + (high - low) * block[:, -1], low, high)
+                parameter[:, index] = low + (high - low) * block[:, -1]
         return FamilyLabels(self.shapes, self.probabilities(outputs), quaternion, radius_nm,
-                            parameter)
+                            clip_parameters(self.shapes, parameter))
 
 
 def layout_for(shapes: Sequence[str] | None) -> TargetLayout:

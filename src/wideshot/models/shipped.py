@@ -198,6 +198,22 @@ def read_card(name: str = "default", weights_dir: str | os.PathLike | None = Non
     return card
 
 
+def update_card(name: str, key: str, value) -> Path:
+    """Set the entry ``key`` of shipped model ``name``'s card to ``value`` (a calibration made
+    after the export, e.g. ``quality`` or ``view_errors``), written atomically in place.
+
+    Returns
+    -------
+    Path
+        The card's file.
+    """
+    card = read_card(name)
+    card[key] = value
+    _, card_path = model_files(name)
+    write_bytes_atomically(card_path, (json.dumps(card, indent=2) + "\n").encode())
+    return card_path
+
+
 def _missing_message(name: str, path: Path, weights_dir) -> str:
     available = available_models(weights_dir)
     return (f"no shipped model {name!r}: {path} does not exist (available: "

@@ -51,13 +51,11 @@ def answer_rows(frames: list[Frame], result: dict) -> list[dict]:
                      "shape_probability": (None if probability is None  # the forward fit
                                            else round(float(probability[index]), 6)),
                      "shape_parameter": None if np.isnan(parameter) else round(parameter, 6)})
-        for name in SIGMA_COLUMNS:
+        measured = SIGMA_COLUMNS + (COUNTS_COLUMNS if "deviance" in result else ())
+        for name in measured:  # six significant digits; empty where not computed
             value = float(result[name][index]) if name in result else np.nan
             rows[-1][name] = None if np.isnan(value) else float(f"{value:.6g}")
         if "deviance" in result:
-            for name in COUNTS_COLUMNS:
-                value = float(result[name][index])
-                rows[-1][name] = None if np.isnan(value) else float(f"{value:.6g}")
             if flagged:
                 rows[-1]["reason"] = (f"goodness of fit p = {result['gof_p_value'][index]:.2g}, "
                                       f"dispersion {result['dispersion'][index]:.2f}: the counts "

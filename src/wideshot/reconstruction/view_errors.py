@@ -60,7 +60,7 @@ def view_sigmas(shapes: list[str], spread: dict | None, calibration: dict | None
         these views or family, and where a family has no orientation or parameter.
     """
     n = len(shapes)
-    sigmas = {column: np.full(n, np.nan) for _, column in QUANTITIES}
+    sigmas = {column: np.full(n, np.nan) for column in SIGMA_COLUMNS}
     if spread is None or calibration is None or calibration.get("views") != views:
         return sigmas
     for index, shape in enumerate(shapes):
@@ -160,22 +160,38 @@ def network_errors(network, images: np.ndarray, truth: dict, views: int,
     return shapes, errors, answer["spread"]
 
 
+def family_coverage(shapes: list[str], errors: dict, sigmas: dict) -> dict:
+    """Per family and quantity, the fractions of errors within the two coverage multiples of
+    σ (:func:`coverage`), over the frames where both are finite.
+
+    Parameters
+    ----------
+    shapes : list of N str
+    errors : dict of ndarray (N,)
+        As :func:`network_errors` returns them.
+    sigmas : dict of ndarray (N,)
+        As :func:`view_sigmas` returns them.
+    """
+    reached = {}
+    for family in sorted(set(shapes)):
+        rows = np.array([shape == family for shape in shapes])
+        reached[family] = {}
+        for name, column in QUANTITIES:
+            finite = rows & np.isfinite(errors[name]) & np.isfinite(sigmas[column])
+            if finite.any():
+                reached[family][name] = coverage(errors[name][finite], sigmas[column][finite],
+                                                 name)
+    return reached
+
+
 def calibrate_view_errors(shapes: list[str], errors: dict, spreads: dict, views: int) -> dict:
     """A model card's ``view_errors`` from :func:`network_errors` of simulated frames: per
     family and quantity the fitted [scale, floor], and the coverage it reaches there."""
-    families, reached = {}, {}
+    families = {}
     for family in sorted(set(shapes)):
         rows = np.array([shape == family for shape in shapes])
-        families[family], reached[family] = {}, {}
-        for name, column in QUANTITIES:
-            if not np.isfinite(errors[name][rows]).any():
-                continue  # the family has no such quantity
-            pair = fit_view_errors(errors[name][rows], spreads[name][rows], name)
-            families[family][name] = pair
-            sigmas = view_sigmas([family] * int(rows.sum()),
-                                 {key: values[rows] for key, values in spreads.items()},
-                                 {"views": views, "families": {family: {name: pair}}},
-                                 views)[column]
-            finite = np.isfinite(errors[name][rows])
-            reached[family][name] = coverage(errors[name][rows][finite], sigmas[finite], name)
-    return {"views": views, "families": families, "coverage": reached}
+        families[family] = {name: fit_view_errors(errors[name][rows], spreads[name][rows], name)
+                            for name, _ in QUANTITIES if np.isfinite(errors[name][rows]).any()}
+    calibration = {"views": views, "families": families}
+    sigmas = view_sigmas(shapes, spreads, calibration, views)
+    return {**calibration, "coverage": family_coverage(shapes, errors, sigmas)}
