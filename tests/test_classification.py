@@ -99,6 +99,40 @@ def test_the_loss_adds_the_weighted_cross_entropy():
     assert float(layout.loss(outputs, family, targets, mask, 0.5)) == pytest.approx(expected)
 
 
+def test_the_symmetric_loss_forgives_each_familys_own_twins_only():
+    layout = TargetLayout(SHAPE_NAMES)
+    codes, quaternion, radius_nm, parameter = _labels(25, seed=3)
+    family, targets, mask = layout.encode(codes, quaternion, radius_nm, parameter)
+    # Labels turned by a non-identity element of their own family's group: the same particles.
+    twins, others = quaternion.clone(), quaternion.clone()
+    rng = np.random.default_rng(4)
+    for row, code in enumerate(codes.numpy()):
+        group = shape_family(SHAPE_NAMES[code]).group
+        if group.is_finite:
+            element = group.elements[rng.integers(1, group.order)]
+            twins[row] = torch.as_tensor(wideshot.geometry.quaternion_multiply(
+                quaternion[row].numpy(), element))
+            others[row] = torch.as_tensor(wideshot.geometry.quaternion_multiply(
+                quaternion[row].numpy(), [np.cos(0.1), np.sin(0.1), 0.0, 0.0]))
+    hand = targets.clone()  # the twins' targets, written without making them canonical
+    for row, code in enumerate(codes.numpy()):
+        name = SHAPE_NAMES[code]
+        if shape_family(name).has_orientation:
+            low = shape_family(name).group.domain.w_min
+            start = layout.block(name).start
+            hand[row, start:start + 4] = twins[row].clone()
+            hand[row, start] = (twins[row, 0] - low) / (1 - low)
+    assert float(layout.loss(hand, family, targets, mask, 0.0, symmetric=True)) < 1e-12
+    assert float(layout.loss(hand, family, targets, mask, 0.0)) > 1e-2
+    # A real rotation by 0.2 rad is not forgiven: 2 − 2 cos(0.1) over each oriented block.
+    _, turned, _ = layout.encode(codes, others, radius_nm, parameter)
+    loss = float(layout.loss(turned, family, targets, mask, 0.0, symmetric=True))
+    blocks = [len(layout.block_targets(SHAPE_NAMES[code])) for code in codes.numpy()
+              if shape_family(SHAPE_NAMES[code]).has_orientation]
+    expected = sum((2 - 2 * np.cos(0.1)) / size for size in blocks) / len(codes)
+    assert loss == pytest.approx(expected, rel=1e-6)
+
+
 def test_a_warm_start_copies_the_rows_that_mean_the_same():
     source, target = TargetLayout(), TargetLayout(("sphere", "icosahedron"))
     pairs = dict(target.rows_from(source))

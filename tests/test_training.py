@@ -216,3 +216,17 @@ def test_torchrun_trains_with_two_processes(data_file, tmp_path):
     assert last["world_size"] == 2 and last["epoch"] == 2
     # Both processes took 16 / 2 images per epoch: 2 steps of 4 each, 4 steps in all.
     assert last["scheduler"]["last_epoch"] == 4
+
+
+def test_a_warm_start_from_the_shipped_default_takes_its_base_network(data_file):
+    from wideshot.models import load_shipped_model
+    from wideshot.training.loop import _initial_weights, build_model
+
+    shipped, _ = load_shipped_model("default")
+    base = shipped.base.state_dict()
+    config = tiny_config(data_file, model_options={"width": 16, "shapes": list(
+        shipped.target_layout.shapes)}, init_from="default")
+    started = _initial_weights(config, build_model(config))
+    assert set(started) == set(base)
+    for name, tensor in base.items():  # the same layout: every row, the logits too
+        torch.testing.assert_close(started[name], tensor)

@@ -93,7 +93,8 @@ def add_parser(subparsers) -> None:
                      help=f"learning-rate schedule (default {TRAINING_DEFAULTS.schedule})")
     run.add_argument("--loss", choices=sorted(LOSS_NAMES),
                      help=f"training loss: mse (the paper's) or symmetric (the same for every "
-                          f"symmetric twin of the label); default {TRAINING_DEFAULTS.loss}")
+                          f"symmetric twin of the label under its family's group); default "
+                          f"{TRAINING_DEFAULTS.loss}")
     run.add_argument("--grad-clip", type=float, metavar="NORM",
                      help=f"largest gradient norm, 0 = no clipping "
                           f"(default {TRAINING_DEFAULTS.grad_clip:g})")

@@ -33,7 +33,8 @@ import torch.nn.functional as F
 
 from wideshot.config import RADIUS_RANGE_NM
 from wideshot.geometry import SHAPE_NAMES, shape_family
-from wideshot.models.targets import labels_to_targets, targets_to_labels
+from wideshot.models.losses import orbit_chordal_squared
+from wideshot.models.targets import labels_to_targets, targets_to_labels, targets_to_quaternion
 
 #: Names of the targets in a family's block, in this order (a family has the ones that apply).
 BLOCK_TARGETS = ("w", "x", "y", "z", "radius", "parameter")
@@ -274,15 +275,32 @@ class TargetLayout:
         return torch.cat(columns, 1)
 
     def loss(self, outputs: torch.Tensor, family: torch.Tensor, targets: torch.Tensor,
-             mask: torch.Tensor, classification_weight: float) -> torch.Tensor:
+             mask: torch.Tensor, classification_weight: float, symmetric: bool = False
+             ) -> torch.Tensor:
         """Cross-entropy of the logits plus the mean squared error of the true family's block.
 
         Per sample: ``classification_weight · CE + Σ_block (output − target)² / |block|``;
         averaged over the batch. For the icosahedron-only layout this is the paper's MSE over
-        the five targets.
+        the five targets. With ``symmetric``, the four quaternion columns of a family's block
+        contribute, instead of their squared errors, the squared chordal distance to the
+        nearest twin of the label under that family's group
+        (:func:`~wideshot.models.losses.orbit_chordal_squared`): a prediction is not punished
+        for landing on the other side of the fundamental domain's boundary, where the canonical
+        label jumps.
         """
-        squared = ((outputs - targets) ** 2 * mask).sum(1) / mask.sum(1).clamp_min(1)
-        loss = squared.mean()
+        squared = (outputs - targets) ** 2 * mask
+        if symmetric:
+            squared = squared.clone()
+            for index, name in enumerate(self.shapes):
+                rows = (family == index).nonzero()[:, 0]
+                if len(rows) == 0 or not shape_family(name).has_orientation:
+                    continue
+                quaternion = slice(self.block(name).start, self.block(name).start + 4)
+                squared[rows, quaternion] = 0.0
+                squared[rows, quaternion.start] = orbit_chordal_squared(
+                    targets_to_quaternion(outputs[rows, quaternion], name),
+                    targets_to_quaternion(targets[rows, quaternion], name), name)
+        loss = (squared.sum(1) / mask.sum(1).clamp_min(1)).mean()
         if self.classifies:
             loss = loss + classification_weight * F.cross_entropy(
                 outputs[:, :self.num_logits], family)

@@ -55,6 +55,7 @@ from wideshot.data.hdf5 import (
     read_attributes,
 )
 from wideshot.models import load_shipped_model, make_loss
+from wideshot.models.experts import ExpertOverride
 from wideshot.models.inference import layout_of, memory_format
 from wideshot.models.layout import TargetLayout, layout_for
 from wideshot.models.metrics import family_error_tables
@@ -189,17 +190,11 @@ def _label_tensors(labels: dict, device: torch.device) -> tuple[torch.Tensor, ..
 
 def make_training_loss(config: TrainingConfig, layout: TargetLayout):
     """``loss(outputs, family, targets, mask)`` of a configuration (see
-    :meth:`TargetLayout.loss`); ValueError for the symmetric loss with more than the
-    icosahedron."""
-    if config.loss == "symmetric":
-        if layout.shapes != ("icosahedron",):
-            raise ValueError("the symmetric loss is defined for icosahedron-only networks; use "
-                             "--loss mse with --shapes")
-        symmetric = make_loss("symmetric")
-        return lambda outputs, family, targets, mask: symmetric(outputs, targets)
+    :meth:`TargetLayout.loss`; ``"symmetric"`` under each family's own group)."""
     make_loss(config.loss)  # ValueError for an unknown name
+    symmetric = config.loss == "symmetric"
     return lambda outputs, family, targets, mask: layout.loss(
-        outputs, family, targets, mask, config.classification_weight)
+        outputs, family, targets, mask, config.classification_weight, symmetric=symmetric)
 
 
 def validation_summary(tables: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
@@ -359,7 +354,7 @@ def train(config: TrainingConfig, run_dir: str | Path, *, resume: bool = False,
 
 def _initial_weights(config: TrainingConfig, model: nn.Module) -> dict:
     """State dict that starts ``model`` from ``config.init_from`` (a run's best epoch or a
-    shipped model): the backbone as it is, the output rows that mean the same targets copied
+    shipped model; of an expert override, its base network): the backbone as it is, the output rows that mean the same targets copied
     (:meth:`TargetLayout.rows_from`), the other rows as ``model`` has them. ValueError if the
     backbones differ."""
     if Path(config.init_from).is_dir():
@@ -367,6 +362,8 @@ def _initial_weights(config: TrainingConfig, model: nn.Module) -> dict:
         source_layout = layout_for(read_config(config.init_from).model_options.get("shapes"))
     else:
         network, _ = load_shipped_model(config.init_from)
+        if isinstance(network, ExpertOverride):  # the shared network that names the family
+            network = network.base
         weights = network.state_dict()
         source_layout = layout_of(network)
     expected = model.state_dict()
