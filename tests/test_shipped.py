@@ -267,3 +267,18 @@ def test_reconstruct_without_the_quality_check_gives_the_same_answers(run_dir, w
     np.testing.assert_array_equal(fast["radius_nm"], checked["radius_nm"])
     assert np.isnan(fast["misfit"]).all() and not fast["flagged"].any()
     assert fast["max_misfit"] is None and np.isfinite(checked["misfit"]).all()
+
+
+def test_a_shipped_model_with_an_expert_lends_that_expert(run_dir, tmp_path):
+    default, default_card = load_shipped_model("default")
+    export_run(run_dir, name="lent", weights_dir=tmp_path, experts={"icosahedron": "default"})
+    model, card = load_shipped_model("lent", weights_dir=tmp_path)
+    lent, source = model.experts["icosahedron"].state_dict(), default.experts[
+        "icosahedron"].state_dict()
+    assert set(lent) == set(source)
+    for name, tensor in source.items():
+        torch.testing.assert_close(lent[name], tensor)
+    assert card["experts"]["icosahedron"] == {
+        "shipped": "default", "card": default_card["experts"]["icosahedron"]["card"]}
+    assert card["architecture"]["options"]["experts"]["icosahedron"] == (
+        default_card["experts"]["icosahedron"]["card"]["architecture"])

@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 
 from wideshot.data.hdf5 import read_attributes
+from wideshot.models.experts import ExpertOverride
 from wideshot.models.registry import create_model
 from wideshot.models.shipped import load_shipped_model, save_shipped_model
 from wideshot.training.checkpoint import (
@@ -219,7 +220,9 @@ def export_run(run_dir: str | os.PathLike, name: str = "default", which: str = "
     experts : dict of str to str, optional
         Family → shipped model whose answers for that family replace the run's
         (:class:`~wideshot.models.experts.ExpertOverride`), e.g. ``{"icosahedron":
-        "icosahedron"}``; the card records each expert's card.
+        "icosahedron"}``; the card records each expert's card. A shipped model that itself
+        has an expert for the family lends that expert (``{"icosahedron": "default"}`` keeps
+        the default's icosahedron expert).
     temperature : float, optional
         Divide the class logits by this temperature (fitted on held-out frames with
         :func:`wideshot.training.temperature.fit_temperature`), folded into the weights.
@@ -250,6 +253,10 @@ def export_run(run_dir: str | os.PathLike, name: str = "default", which: str = "
         loaded = {}
         for family, shipped in experts.items():
             network, expert_card = load_shipped_model(shipped)
+            if isinstance(network, ExpertOverride) and family in network.experts:
+                # the family's answers of that model are its expert's
+                network, expert_card = (network.experts[family],
+                                        expert_card["experts"][family]["card"])
             loaded[family] = network
             architecture["options"]["experts"][family] = expert_card["architecture"]
             expert_cards[family] = {"shipped": shipped, "card": expert_card}
