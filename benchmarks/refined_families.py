@@ -1,15 +1,22 @@
-"""How often the network's family, and the refinement's choice among candidates, is right.
+"""Per family: how right the network's answer is, and how right the refined answer is.
 
     python benchmarks/refined_families.py [--model default] [--data shapes-test.h5] [--n 60]
-        [--augment experiment] [--candidates 2] [--out benchmarks/out/refined_families.json]
+        [--augment experiment] [--candidates 2] [--chunk 5]
+        [--out benchmarks/out/refined_families.json]
 
 The first --n frames of a simulated test set (clean, or through an augmentation chain with
 seed 0, as `wideshot evaluate --augment` does) are reconstructed with ``refine=True``: the
 network's most probable families (up to --candidates) are each refined by forward fitting and
-the family with the lowest misfit is kept. Reported: the share of frames whose family the
-network names right, whose true family is among the candidates, and that the refinement gets
-right; per true family, and the misorientation / |ΔR| of the refined answers where the family
-is right.
+the family with the lowest misfit is kept. Reported, over all frames and per true family: the
+share whose family the network names right, whose true family is among the candidates, and
+that the refinement gets right; and for the network's answer (8 views) and the refined answer,
+where the family is right, the median and p90 of the misorientation (deg), |ΔR| (nm) and
+shape-parameter error (% of the family's range) — the measures of issue 13's targets. Each
+row also keeps the candidates' misfits and the network's family probabilities.
+
+Frames are reconstructed --chunk at a time and each frame's row is appended to
+``OUT.rows.jsonl``: a run that was stopped continues where it was (the same --model, --data,
+--augment and --candidates; other settings start afresh).
 """
 from __future__ import annotations
 
@@ -17,6 +24,34 @@ import argparse
 import json
 import time
 from pathlib import Path
+
+
+def _percentiles(values: list[float]) -> dict | None:
+    import numpy as np
+
+    values = [value for value in values if value is not None]
+    if not values:
+        return None
+    return {"median": float(np.median(values)), "p90": float(np.percentile(values, 90)),
+            "n": len(values)}
+
+
+def _summary(rows: list[dict]) -> dict:
+    """Shares and error percentiles of some frames' rows."""
+    import numpy as np
+
+    def share(key: str) -> float:
+        return float(np.mean([row[key] for row in rows]))
+
+    summary = {"n": len(rows), "network_right": share("network_right"),
+               "among_candidates": share("among_candidates"),
+               "refined_right": share("refined_right")}
+    for answer in ("network", "refined"):
+        right = [row for row in rows if row[f"{answer}_right"]]
+        summary[answer] = {measure: _percentiles([row[answer][measure] for row in right])
+                           for measure in ("misorientation_deg", "radius_error_nm",
+                                           "parameter_error_percent")}
+    return summary
 
 
 def main() -> None:
@@ -27,58 +62,87 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=60)
     parser.add_argument("--augment", default=None)
     parser.add_argument("--candidates", type=int, default=2)
+    parser.add_argument("--chunk", type=int, default=5)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/refined_families.json"))
     args = parser.parse_args()
 
     import h5py
     import numpy as np
     import torch
+    from tqdm import tqdm
 
     import wideshot
+    from wideshot.data.hdf5 import read_labels
     from wideshot.evaluation.report import _augmented
     from wideshot.geometry import SHAPE_NAMES, misorientation_deg, shape_family
 
-    with h5py.File(args.data, "r") as file:
-        images = torch.from_numpy(file["images"][:args.n])
-        codes = file["shape"][:args.n]
-        radius_nm = file["radius_nm"][:args.n]
-        quaternion = file["quaternion"][:args.n]
-    valid = np.ones(images.shape, dtype=bool)
-    if args.augment:
-        images = _augmented(images, np.arange(args.n), args.augment, 0)
-    started = time.perf_counter()
-    result = wideshot.reconstruct(images.numpy(), valid=valid, model=args.model, refine=True,
-                                  candidates=args.candidates, seed=0)
-    seconds = time.perf_counter() - started
-    truth = [SHAPE_NAMES[code] for code in codes]
-    network_right = np.array([a == b for a, b in zip(result["network_shape"], truth)])
-    refined_right = np.array([a == b for a, b in zip(result["shape"], truth)])
-    among = np.array([name in misfits for name, misfits in zip(truth,
-                                                              result["candidate_misfits"])])
-    per_family = {}
-    for name in SHAPE_NAMES:
-        rows = [index for index, value in enumerate(truth) if value == name]
-        if not rows:
-            continue
-        right = [index for index in rows if refined_right[index]]
-        angles = [float(misorientation_deg(result["quaternion"][index], quaternion[index],
-                                           shape=name)) for index in right
-                  if shape_family(name).has_orientation]
-        per_family[name] = {
-            "n": len(rows), "network_right": float(network_right[rows].mean()),
-            "among_candidates": float(among[rows].mean()),
-            "refined_right": float(refined_right[rows].mean()),
-            "median_misorientation_deg": float(np.median(angles)) if angles else None,
-            "median_radius_error_nm": (float(np.median(np.abs(result["radius_nm"][right]
-                                                              - radius_nm[right])))
-                                       if right else None)}
-    report = {"model": args.model, "data": str(args.data), "n": args.n,
-              "augment": args.augment, "candidates": args.candidates,
-              "network_right": float(network_right.mean()),
-              "among_candidates": float(among.mean()),
-              "refined_right": float(refined_right.mean()),
-              "seconds_per_frame": seconds / args.n, "families": per_family}
+    settings = {"model": args.model, "data": str(args.data.resolve()), "augment": args.augment,
+                "candidates": args.candidates}
+    rows_path = args.out.with_suffix(".rows.jsonl")
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    done = []
+    if rows_path.is_file():
+        lines = [json.loads(line) for line in rows_path.read_text().splitlines() if line]
+        if lines and lines[0] == settings:
+            done = lines[1:]
+    if not done:
+        rows_path.write_text(json.dumps(settings) + "\n")
+
+    def errors(family: str, quaternion, radius_nm: float, parameter: float, row: int) -> dict:
+        """Errors of one answer for frame ``row`` of a family it names right."""
+        info = shape_family(family)
+        low, high = info.parameter_range if info.has_parameter else (0.0, 1.0)
+        angle = (float(misorientation_deg(quaternion, labels["quaternion"][row], shape=family))
+                 if info.has_orientation else None)
+        parameter_error = (100 * abs(parameter - labels["shape_parameter"][row]) / (high - low)
+                           if info.has_parameter else None)
+        return {"misorientation_deg": angle,
+                "radius_error_nm": float(abs(radius_nm - labels["radius_nm"][row])),
+                "parameter_error_percent": parameter_error}
+
+    with h5py.File(args.data, "r") as file:
+        labels = read_labels(file, slice(0, args.n))
+        test_images = torch.from_numpy(file["images"][:args.n])
+    with tqdm(total=args.n, initial=len(done), unit="frame", desc="refined frames") as bar:
+        for start in range(len(done), args.n, args.chunk):
+            rows = np.arange(start, min(start + args.chunk, args.n))
+            images = test_images[rows]
+            if args.augment:
+                images = _augmented(images, rows, args.augment, 0)
+            started = time.perf_counter()
+            result = wideshot.reconstruct(images.numpy(), valid=np.ones(images.shape, bool),
+                                          model=args.model, refine=True,
+                                          candidates=args.candidates, seed=0)
+            seconds = (time.perf_counter() - started) / len(rows)
+            with rows_path.open("a") as out:
+                for position, row in enumerate(rows):
+                    truth = SHAPE_NAMES[labels["shape"][row]]
+                    record = {"row": int(row), "shape": truth, "seconds": seconds,
+                              "network_shape": result["network_shape"][position],
+                              "refined_shape": result["shape"][position],
+                              "among_candidates": truth in result["candidate_misfits"][position],
+                              "candidate_misfits": result["candidate_misfits"][position],
+                              "probabilities": dict(zip(result["shapes"], map(
+                                  float, result["probabilities"][position])))}
+                    record["network_right"] = record["network_shape"] == truth
+                    record["refined_right"] = record["refined_shape"] == truth
+                    record["network"] = errors(
+                        truth, result["network_quaternion"][position],
+                        float(result["network_radius_nm"][position]),
+                        float(result["network_shape_parameter"][position]), row)
+                    record["refined"] = errors(
+                        truth, result["quaternion"][position],
+                        float(result["radius_nm"][position]),
+                        float(result["shape_parameter"][position]), row)
+                    out.write(json.dumps(record) + "\n")
+                    done.append(record)
+            bar.update(len(rows))
+
+    report = {**settings, "n": len(done),
+              "seconds_per_frame": float(np.mean([row["seconds"] for row in done])),
+              "all": _summary(done),
+              "families": {name: _summary([row for row in done if row["shape"] == name])
+                           for name in SHAPE_NAMES if any(row["shape"] == name for row in done)}}
     args.out.write_text(json.dumps(report, indent=1))
     print(json.dumps(report, indent=1))
 
