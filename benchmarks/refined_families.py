@@ -12,7 +12,9 @@ share whose family the network names right, whose true family is among the candi
 that the refinement gets right; and for the network's answer (8 views) and the refined answer,
 where the family is right, the median and p90 of the misorientation (deg), |ΔR| (nm) and
 shape-parameter error (% of the family's range) — the measures of issue 13's targets. Each
-row also keeps the candidates' misfits and the network's family probabilities.
+row also keeps the candidates' misfits and the network's family probabilities, and the report
+compares family choices ``misfit − τ·ln p`` for several τ (0: the lowest misfit, as
+reconstruct chooses; inf: the network's most probable family).
 
 Frames are reconstructed --chunk at a time and each frame's row is appended to
 ``OUT.rows.jsonl``: a run that was stopped continues where it was (the same --model, --data,
@@ -52,6 +54,29 @@ def _summary(rows: list[dict]) -> dict:
                            for measure in ("misorientation_deg", "radius_error_nm",
                                            "parameter_error_percent")}
     return summary
+
+
+#: Weights τ of the network's log-probability in the family choice ``misfit − τ·ln p``
+#: compared in the report (0: the lowest misfit, as reconstruct chooses; inf: the network's).
+CHOICE_WEIGHTS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, float("inf"))
+
+
+def _choices(rows: list[dict]) -> dict:
+    """Share of frames whose family each rule ``misfit − τ·ln p`` (over the refined candidates)
+    names right, by τ."""
+    import math
+
+    shares = {}
+    for weight in CHOICE_WEIGHTS:
+        right = 0
+        for row in rows:
+            def score(family: str) -> tuple:
+                log_p = math.log(max(row["probabilities"][family], 1e-12))
+                return ((-log_p, row["candidate_misfits"][family]) if math.isinf(weight)
+                        else (row["candidate_misfits"][family] - weight * log_p, 0.0))
+            right += min(row["candidate_misfits"], key=score) == row["shape"]
+        shares[str(weight)] = right / len(rows)
+    return shares
 
 
 def main() -> None:
@@ -141,6 +166,7 @@ def main() -> None:
     report = {**settings, "n": len(done),
               "seconds_per_frame": float(np.mean([row["seconds"] for row in done])),
               "all": _summary(done),
+              "family_choice_right_by_weight": _choices(done),
               "families": {name: _summary([row for row in done if row["shape"] == name])
                            for name in SHAPE_NAMES if any(row["shape"] == name for row in done)}}
     args.out.write_text(json.dumps(report, indent=1))
