@@ -218,15 +218,20 @@ def test_torchrun_trains_with_two_processes(data_file, tmp_path):
     assert last["scheduler"]["last_epoch"] == 4
 
 
-def test_a_warm_start_from_the_shipped_default_takes_its_base_network(data_file):
+def test_a_warm_start_from_the_shipped_default_takes_its_base_network_uncalibrated(data_file):
     from wideshot.models import load_shipped_model
     from wideshot.training.loop import _initial_weights, build_model
 
-    shipped, _ = load_shipped_model("default")
+    shipped, card = load_shipped_model("default")
     base = shipped.base.state_dict()
     config = tiny_config(data_file, model_options={"width": 16, "shapes": list(
         shipped.target_layout.shapes)}, init_from="default")
     started = _initial_weights(config, build_model(config))
     assert set(started) == set(base)
-    for name, tensor in base.items():  # the same layout: every row, the logits too
-        torch.testing.assert_close(started[name], tensor)
+    logits = shipped.target_layout.num_logits
+    temperature = card["calibration"]["temperature"]
+    for name, tensor in base.items():  # the same layout: every row is copied
+        expected = tensor.clone()
+        if name in ("fc.weight", "fc.bias"):  # the logit rows without the folded temperature
+            expected[:logits] *= temperature
+        torch.testing.assert_close(started[name], expected)

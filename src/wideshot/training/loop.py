@@ -354,17 +354,25 @@ def train(config: TrainingConfig, run_dir: str | Path, *, resume: bool = False,
 
 def _initial_weights(config: TrainingConfig, model: nn.Module) -> dict:
     """State dict that starts ``model`` from ``config.init_from`` (a run's best epoch or a
-    shipped model; of an expert override, its base network): the backbone as it is, the output rows that mean the same targets copied
-    (:meth:`TargetLayout.rows_from`), the other rows as ``model`` has them. ValueError if the
-    backbones differ."""
+    shipped model; of an expert override, its base network): the backbone as it is, the output
+    rows that mean the same targets copied (:meth:`TargetLayout.rows_from`), the other rows as
+    ``model`` has them. A calibration temperature folded into a shipped model's logit rows is
+    taken out again: logits scaled up by 1/T ≫ 1 would dominate the clipped gradient and starve
+    the regression. ValueError if the backbones differ."""
     if Path(config.init_from).is_dir():
         weights = load_checkpoint(Path(config.init_from) / BEST_CHECKPOINT)["model"]
         source_layout = layout_for(read_config(config.init_from).model_options.get("shapes"))
     else:
-        network, _ = load_shipped_model(config.init_from)
+        network, card = load_shipped_model(config.init_from)  # shared: not to be changed
         if isinstance(network, ExpertOverride):  # the shared network that names the family
             network = network.base
-        weights = network.state_dict()
+        weights = dict(network.state_dict())
+        temperature = card.get("calibration", {}).get("temperature")
+        logits = layout_of(network).num_logits
+        if temperature is not None and logits:  # the logits as trained, not as calibrated
+            for name in ("fc.weight", "fc.bias"):
+                weights[name] = weights[name].clone()
+                weights[name][:logits] *= temperature
         source_layout = layout_of(network)
     expected = model.state_dict()
     head = {"fc.weight", "fc.bias"}
