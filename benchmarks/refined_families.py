@@ -61,22 +61,24 @@ def _summary(rows: list[dict]) -> dict:
 CHOICE_WEIGHTS = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2, float("inf"))
 
 
+def _chosen(row: dict, weight: float) -> str:
+    """The refined candidate of a frame's row that ``misfit − weight·ln p`` picks (for an
+    infinite weight: the most probable, the lower misfit breaking ties)."""
+    import math
+
+    def score(family: str) -> tuple[float, float]:
+        log_p = math.log(max(row["probabilities"][family], 1e-12))
+        misfit = row["candidate_misfits"][family]
+        return (-log_p, misfit) if math.isinf(weight) else (misfit - weight * log_p, 0.0)
+
+    return min(row["candidate_misfits"], key=score)
+
+
 def _choices(rows: list[dict]) -> dict:
     """Share of frames whose family each rule ``misfit − τ·ln p`` (over the refined candidates)
     names right, by τ."""
-    import math
-
-    shares = {}
-    for weight in CHOICE_WEIGHTS:
-        right = 0
-        for row in rows:
-            def score(family: str) -> tuple:
-                log_p = math.log(max(row["probabilities"][family], 1e-12))
-                return ((-log_p, row["candidate_misfits"][family]) if math.isinf(weight)
-                        else (row["candidate_misfits"][family] - weight * log_p, 0.0))
-            right += min(row["candidate_misfits"], key=score) == row["shape"]
-        shares[str(weight)] = right / len(rows)
-    return shares
+    return {str(weight): sum(_chosen(row, weight) == row["shape"] for row in rows) / len(rows)
+            for weight in CHOICE_WEIGHTS}
 
 
 def main() -> None:

@@ -290,7 +290,6 @@ class TargetLayout:
         """
         squared = (outputs - targets) ** 2 * mask
         if symmetric:
-            squared = squared.clone()
             for index, name in enumerate(self.shapes):
                 rows = (family == index).nonzero()[:, 0]
                 if len(rows) == 0 or not shape_family(name).has_orientation:

@@ -27,6 +27,7 @@ only process 0 writes. Batch-norm statistics are those of process 0 (DDP broadca
 """
 from __future__ import annotations
 
+import copy
 import math
 import os
 import random
@@ -74,6 +75,7 @@ from wideshot.training.checkpoint import (
     write_metrics,
 )
 from wideshot.training.config import NO_AUGMENTATION, TrainingConfig
+from wideshot.training.temperature import scale_logits
 
 #: Fraction of the steps over which the "cosine" schedule warms up linearly from 0.
 WARMUP_FRACTION = 0.05
@@ -363,16 +365,14 @@ def _initial_weights(config: TrainingConfig, model: nn.Module) -> dict:
         weights = load_checkpoint(Path(config.init_from) / BEST_CHECKPOINT)["model"]
         source_layout = layout_for(read_config(config.init_from).model_options.get("shapes"))
     else:
-        network, card = load_shipped_model(config.init_from)  # shared: not to be changed
+        network, card = load_shipped_model(config.init_from)
         if isinstance(network, ExpertOverride):  # the shared network that names the family
             network = network.base
-        weights = dict(network.state_dict())
         temperature = card.get("calibration", {}).get("temperature")
-        logits = layout_of(network).num_logits
-        if temperature is not None and logits:  # the logits as trained, not as calibrated
-            for name in ("fc.weight", "fc.bias"):
-                weights[name] = weights[name].clone()
-                weights[name][:logits] *= temperature
+        if temperature is not None:  # the logits as trained, not as calibrated
+            network = copy.deepcopy(network)  # shipped models are cached and shared
+            scale_logits(network, 1.0 / temperature)
+        weights = network.state_dict()
         source_layout = layout_of(network)
     expected = model.state_dict()
     head = {"fc.weight", "fc.bias"}
