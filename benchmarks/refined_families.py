@@ -1,7 +1,7 @@
 """Per family: how right the network's answer is, and how right the refined answer is.
 
     python benchmarks/refined_families.py [--model default] [--data shapes-test.h5] [--n 60]
-        [--augment experiment] [--candidates 2] [--chunk 5]
+        [--augment experiment] [--candidates 2] [--chunk 5] [--no-image-nuisance]
         [--out benchmarks/out/refined_families.json]
 
 The first --n frames of a simulated test set (clean, or through an augmentation chain with
@@ -16,9 +16,11 @@ row also keeps the candidates' misfits and the network's family probabilities, a
 compares family choices ``misfit − τ·ln p`` for several τ (0: the lowest misfit, as
 reconstruct chooses; inf: the network's most probable family).
 
-Frames are reconstructed --chunk at a time and each frame's row is appended to
+--no-image-nuisance refines without allowing for the beam offset and detector blur
+(``reconstruct(..., image_nuisance=False)``), for comparison. Frames are reconstructed
+--chunk at a time and each frame's row is appended to
 ``OUT.rows.jsonl``: a run that was stopped continues where it was (the same --model, --data,
---augment and --candidates; other settings start afresh).
+--augment, --candidates and nuisance setting; other settings start afresh).
 """
 from __future__ import annotations
 
@@ -90,6 +92,8 @@ def main() -> None:
     parser.add_argument("--augment", default=None)
     parser.add_argument("--candidates", type=int, default=2)
     parser.add_argument("--chunk", type=int, default=5)
+    parser.add_argument("--no-image-nuisance", action="store_true",
+                        help="refine without allowing for beam offset and detector blur")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/out/refined_families.json"))
     args = parser.parse_args()
 
@@ -104,7 +108,7 @@ def main() -> None:
     from wideshot.geometry import SHAPE_NAMES, misorientation_deg, shape_family
 
     settings = {"model": args.model, "data": str(args.data.resolve()), "augment": args.augment,
-                "candidates": args.candidates}
+                "candidates": args.candidates, "image_nuisance": not args.no_image_nuisance}
     rows_path = args.out.with_suffix(".rows.jsonl")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     done = []
@@ -139,7 +143,8 @@ def main() -> None:
             started = time.perf_counter()
             result = wideshot.reconstruct(images.numpy(), valid=np.ones(images.shape, bool),
                                           model=args.model, refine=True,
-                                          candidates=args.candidates, seed=0)
+                                          candidates=args.candidates, seed=0,
+                                          image_nuisance=not args.no_image_nuisance)
             seconds = (time.perf_counter() - started) / len(rows)
             with rows_path.open("a") as out:
                 for position, row in enumerate(rows):

@@ -21,6 +21,7 @@ from PIL import Image
 
 import wideshot
 from wideshot.cli import main
+from wideshot.fitting.api import IMAGE_NUISANCE_COLUMNS
 from wideshot.geometry import canonical, misorientation_deg
 from wideshot.physics import FlatDetector, KGridDetector, far_field, intensity_grid_units
 from wideshot.reconstruction import chunks, pipeline
@@ -57,10 +58,10 @@ def images() -> np.ndarray:
     return wideshot.simulate(RADII, QUATERNIONS)
 
 
-def read_rows(out: Path) -> list[dict]:
+def read_rows(out: Path, extra: tuple[str, ...] = ()) -> list[dict]:
     with open(out / "reconstruction.csv", newline="") as file:
         reader = csv.DictReader(file)
-        assert tuple(reader.fieldnames) == COLUMNS
+        assert tuple(reader.fieldnames) == COLUMNS + extra
         return list(reader)
 
 
@@ -337,7 +338,7 @@ def hybrid_run(images, tmp_path_factory):
 def test_fit_command_hybrid(hybrid_run):
     code, out, options, result = hybrid_run
     assert code == 0 and options["refine"] is True
-    [row] = read_rows(out)
+    [row] = read_rows(out, extra=IMAGE_NUISANCE_COLUMNS)
     check_answer(row)
     assert row["status"] == "ok"
     summary = read_json(out)["summary"]
@@ -347,6 +348,8 @@ def test_fit_command_hybrid(hybrid_run):
     np.testing.assert_allclose([float(row[key]) for key in "wxyz"], result["quaternion"][0],
                                atol=1e-12)
     assert float(row["misfit"]) == pytest.approx(result["misfit"][0], abs=1e-6)
+    for column in IMAGE_NUISANCE_COLUMNS:  # what the refinement allowed for
+        assert float(row[column]) == pytest.approx(result[column][0], abs=1e-6)
 
 
 class _FakeFit:

@@ -4,6 +4,7 @@
 - :mod:`.simplex` — batched Nelder–Mead (many simplexes, one simulation batch per step);
 - :mod:`.objective` — :class:`PatternObjective`: (R, rotation vector) → misfit, counting
   simulations;
+- :mod:`.nuisance` — beam offset and detector blur of a log image, estimated and allowed for;
 - :mod:`.search` — :func:`monte_carlo_simplex`, :func:`refine`, :func:`refine_guess` on one
   pattern;
 - :mod:`.api` — :func:`fit`, images in, radius and orientation out ("mcs" or "hybrid").

@@ -31,6 +31,10 @@ from wideshot.geometry import DEFAULT_SHAPE, shape_family
 from wideshot.physics.conditions import Conditions
 from wideshot.training.lookup import DEFAULT_MODEL, load_model, model_conditions
 
+#: Columns of a hybrid fit of log images: the beam offset (row, column) and the detector blur
+#: its misfit allows for, in pixels of the 128 × 128 image (:mod:`wideshot.fitting.nuisance`).
+IMAGE_NUISANCE_COLUMNS = ("image_offset_row_px", "image_offset_column_px", "image_blur_px")
+
 #: Fit methods of :func:`fit`.
 METHODS = ("mcs", "hybrid")
 
@@ -47,7 +51,8 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         device: str | torch.device | None = None,
         model: str | os.PathLike | nn.Module = DEFAULT_MODEL, views: int = DEFAULT_VIEWS,
         conditions: Conditions | None = None, shape: str = DEFAULT_SHAPE,
-        counts=None, rival_deviance=None, progress: bool = False) -> dict:
+        counts=None, rival_deviance=None, image_nuisance: bool = True,
+        progress: bool = False) -> dict:
     """Fit the particle of one shape family whose simulated pattern best explains each image.
 
     The misfit (:func:`~wideshot.fitting.misfit.pattern_misfit`) is the fraction of an image's
@@ -93,6 +98,9 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         With ``counts``: per image, the deviance of another family's answer that explains it
         (inf where none); a fit less likely than that is not searched further
         (:func:`~wideshot.fitting.search.polish_on_counts`).
+    image_nuisance : bool
+        The hybrid's refinement allows for the beam's offset and the detector's blur of each
+        image (:mod:`wideshot.fitting.nuisance`; default True).
     progress : bool
         Show a progress bar over the images.
 
@@ -105,7 +113,10 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         ``converged`` (B,) bool — the refinement met its tolerance (the MCS: always); and for
         the hybrid ``network_radius_nm`` (B,), ``network_quaternion`` (B, 4),
         ``network_shape_parameter`` (B,), its starting point; with ``counts`` ``dispersion``
-        (B,), each deviance over what Poisson noise allows (about 1: explained).
+        (B,), each deviance over what Poisson noise allows (about 1: explained); for the hybrid
+        without counts the image nuisances its misfit allows for (:mod:`.nuisance`), in pixels
+        of the 128 × 128 image: ``image_offset_row_px``, ``image_offset_column_px`` (B,) (where
+        the pattern's centre lies from the image's) and ``image_blur_px`` (B,) (σ).
 
     Raises
     ------
@@ -141,6 +152,8 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
               "method": method, "converged": np.ones(len(images), dtype=bool)}
     if counts is not None:
         result["dispersion"] = np.full(len(images), np.nan)
+    elif method == "hybrid":
+        result.update({column: np.zeros(len(images)) for column in IMAGE_NUISANCE_COLUMNS})
     if method == "hybrid":
         network, description = load_model(model, device)
         conditions = conditions or model_conditions(description)
@@ -171,7 +184,7 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
                                                   if family.has_parameter else None),
                                  candidates=starts, iterations=iterations,
                                  tolerance=LOG_IMAGE_TOLERANCE[stage],
-                                 **simulation)
+                                 fit_nuisance=image_nuisance, **simulation)
         if counts is not None:
             found = polish_on_counts(counts[index], found, shape=family.name,
                                      material=conditions.material, device=device,
@@ -184,5 +197,9 @@ def fit(images, *, valid=None, method: str = "hybrid", starts: int | None = None
         result["converged"][index] = found.converged
         if found.shape_parameter is not None:
             result["shape_parameter"][index] = found.shape_parameter
+        if found.nuisance is not None and counts is None:
+            result["image_offset_row_px"][index] = found.nuisance.row_shift_px
+            result["image_offset_column_px"][index] = found.nuisance.column_shift_px
+            result["image_blur_px"][index] = found.nuisance.blur_px
     return result
 

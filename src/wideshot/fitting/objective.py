@@ -23,6 +23,7 @@ from wideshot.fitting.misfit import (
     smooth_on_mask,
     uncensored_pixels,
 )
+from wideshot.fitting.nuisance import ImageNuisance, aligned, simulation_smoothing_px
 from wideshot.geometry import (
     DEFAULT_SHAPE,
     quaternion_multiply,
@@ -173,6 +174,9 @@ class PatternObjective(SearchObjective):
         Keep every evaluation (``history``) for convergence plots.
     smoothing_px : float
         Gaussian σ applied to both patterns before comparing (see :mod:`.misfit`).
+    nuisance : ImageNuisance, optional
+        Beam offset and detector blur of the image (:mod:`.nuisance`): the image is moved back
+        by the offset before it is compared, and simulations are blurred by the extra width.
 
     Attributes
     ----------
@@ -184,6 +188,12 @@ class PatternObjective(SearchObjective):
         The family of ``shape``.
     dimensions : int
         Coordinates of a search point: 4, or 5 for a family with a parameter.
+    measured_valid : ndarray (H, W) bool
+        The image's own pixels that are compared before any offset: ``valid`` less the clipped.
+    valid : ndarray (H, W) bool
+        The pixels compared (of the moved-back image, on the illuminated detector).
+    grid : KGridDetector
+        The detector of the simulations.
     """
 
     image: np.ndarray
@@ -196,28 +206,45 @@ class PatternObjective(SearchObjective):
     precision: str = "single"
     record: bool = False
     smoothing_px: float = SMOOTHING_PX
+    nuisance: ImageNuisance | None = None
     n_simulations: int = 0
     history: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.family = shape_family(self.shape)
         self.dimensions = 5 if self.family.has_parameter else 4
-        grid = KGridDetector(self.config)
-        self.valid = uncensored_pixels(self.image[None], self.valid)[0] & grid.illuminated
+        self.grid = KGridDetector(self.config)
+        self.measured_valid = uncensored_pixels(self.image[None], self.valid)[0]
+        image, valid = aligned(self.image, self.measured_valid, self.nuisance or ImageNuisance())
+        self.valid = valid & self.grid.illuminated
         if self.valid.sum() < MIN_VALID_PIXELS:
             raise ValueError(f"only {int(self.valid.sum())} valid pixels: too few to fit")
-        material = resolve_material(None, None, self.material, self.config)
-        q = grid.q[self.valid]
-        self._pixels = PreparedPixels.of(q, material, self.config, self.precision, self.device)
-        self._observed = self._smoothed(np.asarray(self.image, dtype=np.float64)[self.valid][None])[0]
+        self._material = resolve_material(None, None, self.material, self.config)
+        self._pixels = PreparedPixels.of(self.grid.q[self.valid], self._material, self.config,
+                                         self.precision, self.device)
+        self._observed = self._smoothed(image[self.valid][None], self.smoothing_px)[0]
 
-    def _smoothed(self, values: np.ndarray) -> np.ndarray:
-        """Values (M, P) at the valid pixels, smoothed over the valid pixels."""
-        if self.smoothing_px == 0:
+    def _smoothed(self, values: np.ndarray, sigma_px: float) -> np.ndarray:
+        """Values (M, P) at the valid pixels, smoothed over the valid pixels by σ (px)."""
+        if sigma_px == 0:
             return values
         grid = np.zeros((len(values),) + self.valid.shape)
         grid[:, self.valid] = values
-        return smooth_on_mask(grid, self.valid, self.smoothing_px)[:, self.valid]
+        return smooth_on_mask(grid, self.valid, sigma_px)[:, self.valid]
+
+    def detector_image(self, radius_nm: float, quaternion: np.ndarray,
+                       shape_parameter: float | None = None) -> np.ndarray:
+        """log(F + floor) (H, W) of one particle at every illuminated pixel (0 elsewhere),
+        unsmoothed — what a nuisance's offset may bring into view; counts one simulation."""
+        self.n_simulations += 1
+        pixels = PreparedPixels.of(self.grid.q[self.grid.illuminated], self._material,
+                                   self.config, self.precision, self.device)
+        parameter = None if shape_parameter is None else np.array([shape_parameter])
+        values = _log_intensity_at(np.array([radius_nm]), np.asarray(quaternion)[None], pixels,
+                                   self.config, self.shape, parameter)[0]
+        image = np.zeros(self.valid.shape)
+        image[self.grid.illuminated] = values
+        return image
 
     def simulate_log_intensity(self, radius_nm: np.ndarray, quaternion: np.ndarray,
                                shape_parameter: np.ndarray | None = None) -> np.ndarray:
@@ -230,7 +257,8 @@ class PatternObjective(SearchObjective):
                shape_parameter: np.ndarray | None) -> np.ndarray:
         """:func:`pattern_misfit` (M,) of particles inside the search range."""
         simulated = self.simulate_log_intensity(radius_nm, quaternion, shape_parameter)
-        return pattern_misfit(self._observed, self._smoothed(simulated))
+        sigma_px = simulation_smoothing_px(self.smoothing_px, self.nuisance)
+        return pattern_misfit(self._observed, self._smoothed(simulated, sigma_px))
 
 
 def answer_misfit(images: np.ndarray, valid: np.ndarray, radius_nm: np.ndarray,

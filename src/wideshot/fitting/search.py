@@ -20,6 +20,7 @@ from wideshot.fitting.objective import (
     parameters_to_particles,
 )
 from wideshot.fitting.likelihood import goodness_of_fit
+from wideshot.fitting.nuisance import ImageNuisance, estimate_nuisance
 from wideshot.fitting.scoring import ScoringResult, fisher_scoring
 from wideshot.fitting.uncertainty import fitted_parameters
 from wideshot.fitting.simplex import axis_simplex, nelder_mead
@@ -58,6 +59,9 @@ class FitResult:
     dispersion : float
         Of a fit to counts: its deviance over what Poisson noise allows (about 1 for an answer
         that explains the frame; NaN for a log image).
+    nuisance : ImageNuisance or None
+        Of a refined log image: the beam offset and detector blur its misfit allows for
+        (:mod:`.nuisance`; None where none was fitted).
     """
 
     radius_nm: float
@@ -68,6 +72,7 @@ class FitResult:
     shape_parameter: float | None = None
     converged: bool = True
     dispersion: float = float("nan")
+    nuisance: ImageNuisance | None = None
 
 
 def make_objective(data, valid, anchors: np.ndarray, *, record: bool = False,
@@ -370,11 +375,39 @@ def _fit_result(answer: tuple, deviance: float, dispersion: float, spent: int,
                      shape_parameter=parameter, converged=converged, dispersion=dispersion)
 
 
+def _refit_with_nuisance(image, valid, best: FitResult, options: tuple
+                         ) -> tuple[FitResult, int]:
+    """Estimate the image's beam offset and blur at a fit's answer and, where they explain
+    the image better, fit again against the moved-back image with blurred simulations.
+
+    Returns the better of the two, both judged under the estimated nuisance (``best``'s
+    answer and misfit unchanged where the identity is the best nuisance), and the simulations
+    spent.
+    """
+    objective = best.objective
+    detector_image = objective.detector_image(best.radius_nm, best.quaternion,
+                                              best.shape_parameter)
+    nuisance, misfit = estimate_nuisance(objective.image, objective.measured_valid,
+                                         detector_image, objective.grid.illuminated,
+                                         objective.smoothing_px)
+    if nuisance.is_identity:
+        return dataclasses.replace(best, nuisance=nuisance), 1
+    candidates, iterations, radius_scan_nm, tolerance, record, simulation = options
+    options = (candidates, iterations, radius_scan_nm, tolerance, record,
+               {**simulation, "nuisance": nuisance})
+    again, spent = _scan_and_refine(image, valid, best.radius_nm, best.quaternion,
+                                    best.shape_parameter, *options, better_than=misfit)
+    if again is None or again.misfit >= misfit:
+        # The answer stands; its misfit is the one the nuisance allows.
+        return dataclasses.replace(best, misfit=misfit, nuisance=nuisance), 1 + spent
+    return dataclasses.replace(again, nuisance=nuisance), 1 + spent
+
+
 def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quaternion, *,
                  shape_parameter: float | None = None, candidates: int = 2,
                  iterations: int = 300,
                  radius_scan_nm: tuple[float, float] = RADIUS_SCAN_NM, tolerance: float = 0.02,
-                 record: bool = False, **simulation) -> FitResult:
+                 fit_nuisance: bool = True, record: bool = False, **simulation) -> FitResult:
     """Refine a guess (the network's answer): radius scan, local Nelder–Mead, and once more.
 
     First the misfit is scanned along R at the guessed orientation (R ± half width, in steps);
@@ -382,6 +415,9 @@ def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quatern
     A guess far off in orientation can mislead that scan into the wrong fringe of R while the
     refinement still finds the orientation, so R is scanned once more at the refined
     orientation, and a minimum that beats the answer is refined too; the best answer wins.
+    With ``fit_nuisance``, the beam offset and detector blur are then estimated at that answer
+    (:func:`~wideshot.fitting.nuisance.estimate_nuisance`) and, unless none is found, R is
+    scanned and refined a third time against the moved-back image with blurred simulations.
 
     Parameters
     ----------
@@ -399,13 +435,16 @@ def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quatern
         Per refinement, as in :func:`refine`.
     radius_scan_nm : (float, float)
         Half width and step of the radius scan (nm).
+    fit_nuisance : bool
+        Allow for the image's beam offset and detector blur (default True).
     record, **simulation
-        As in :func:`monte_carlo_simplex` (the objective of the better round is returned).
+        As in :func:`monte_carlo_simplex` (the objective of the best round is returned).
 
     Returns
     -------
     FitResult
-        ``n_simulations`` counts the scans and the refinements of both rounds.
+        ``n_simulations`` counts the scans and the refinements of every round; ``nuisance``
+        is the beam offset and blur allowed for (None without ``fit_nuisance``).
     """
     options = (candidates, iterations, radius_scan_nm, tolerance, record, simulation)
     first, first_simulations = _scan_and_refine(image, valid, radius_nm, quaternion,
@@ -414,4 +453,8 @@ def refine_guess(image: np.ndarray, valid: np.ndarray, radius_nm: float, quatern
                                                   first.quaternion, first.shape_parameter,
                                                   *options, better_than=first.misfit)
     best = second if second is not None and second.misfit < first.misfit else first
-    return dataclasses.replace(best, n_simulations=first_simulations + second_simulations)
+    spent = first_simulations + second_simulations
+    if fit_nuisance:
+        best, more = _refit_with_nuisance(image, valid, best, options)
+        spent += more
+    return dataclasses.replace(best, n_simulations=spent)

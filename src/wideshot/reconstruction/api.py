@@ -18,6 +18,7 @@ from torch import nn
 
 from wideshot.config import DEFAULT_CONFIG
 from wideshot.fitting import fit
+from wideshot.fitting.api import IMAGE_NUISANCE_COLUMNS
 from wideshot.fitting.objective import answer_misfit
 from wideshot.fitting.search import (
     COARSE_MAX_DISPERSION,
@@ -59,7 +60,8 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
                 saturation: float | None = None, threshold: float | None = None,
                 gain: float = 1.0, counts=None, min_p_value: float = MIN_P_VALUE,
                 max_dispersion: float = MAX_DISPERSION, rescue: bool = True,
-                fit_centre: bool = False, progress: bool = False) -> dict:
+                fit_centre: bool = False, image_nuisance: bool = True,
+                progress: bool = False) -> dict:
     """Shape family, size, orientation and shape parameter of the particle in each image,
     with a quality check.
 
@@ -142,6 +144,11 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         nuisance in the final Fisher scoring (``centre_offset_row_px``,
         ``centre_offset_column_px``, in detector pixels). A centre wrong by 0.3 pixel already
         biases the answers beyond their error bars (``benchmarks/counts_nuisances.py``).
+    image_nuisance : bool
+        With ``refine``: let each log-image fit allow for the beam's offset and the detector's
+        blur (:mod:`wideshot.fitting.nuisance`; default True). Without counts the result then
+        holds them per frame (``image_offset_row_px``, ``image_offset_column_px``,
+        ``image_blur_px``, pixels of the 128 × 128 image).
     progress : bool
         Progress bars (frames, rate, ETA) of the refinement, one per candidate family.
 
@@ -230,6 +237,7 @@ def reconstruct(images, *, valid=None, model: str | os.PathLike | nn.Module = DE
         result.update(_refine_candidates(images, valid, network, labels, candidates,
                                          simulation_device, conditions, views=views, seed=seed,
                                          starts=starts, iterations=iterations, counts=counts,
+                                         image_nuisance=image_nuisance,
                                          progress=progress))
     if counts is not None:
         verdict = {"conditions": conditions, "device": simulation_device,
@@ -326,6 +334,10 @@ def _refine_candidates(images, valid, network, labels, candidates: int, device, 
                     won["quaternion"][row] = fitted["quaternion"][position]
                     won["shape_parameter"][row] = fitted["shape_parameter"][position]
                     won["converged"][row] = fitted["converged"][position]
+                    for column in IMAGE_NUISANCE_COLUMNS:
+                        if column in fitted:
+                            won.setdefault(column, np.full(n, np.nan))[row] = \
+                                fitted[column][position]
     return {**won, "network_shape": best["shape"], "network_radius_nm": best["radius_nm"],
             "network_quaternion": best["quaternion"],
             "network_shape_parameter": best["shape_parameter"]}

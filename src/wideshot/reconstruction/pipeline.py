@@ -31,6 +31,7 @@ from wideshot.reconstruction.chunks import (
     frame_keys,
     plan_chunks,
 )
+from wideshot.fitting.api import IMAGE_NUISANCE_COLUMNS
 from wideshot.reconstruction.rows import COLUMNS, COUNTS_COLUMNS, STATUSES
 from wideshot.reconstruction.view_errors import SIGMA_COLUMNS
 from wideshot.reconstruction.sources import (
@@ -87,7 +88,7 @@ class ResultWriters:
 
 
 _NUMBER_COLUMNS = ("radius_nm", "w", "x", "y", "z", "misfit", "shape_probability",
-                   "shape_parameter") + SIGMA_COLUMNS + COUNTS_COLUMNS
+                   "shape_parameter") + SIGMA_COLUMNS + COUNTS_COLUMNS + IMAGE_NUISANCE_COLUMNS
 
 
 def earlier_rows(csv_path: Path) -> dict[tuple[str, int], dict]:
@@ -177,6 +178,8 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
         With ``intensity="counts"``, any of them (``gain`` 1 = photons) keeps each frame's
         photon counts for the likelihood (:func:`~wideshot.reconstruction.reconstruct` with
         counts): the CSV gains :data:`COUNTS_COLUMNS` and flags come from the goodness of fit.
+        Without counts, a "hybrid" run's CSV gains the image offset and blur each refinement
+        allowed for (:data:`~wideshot.fitting.api.IMAGE_NUISANCE_COLUMNS`).
     resume : bool
         Continue an interrupted run in ``out_dir``: frames already in its CSV are kept, not
         redone. Without it, an ``out_dir`` that already holds results is refused.
@@ -249,7 +252,8 @@ def reconstruct_files(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pat
     chunks = plan_chunks(paths, counts, batch_size)
     started = time.perf_counter()
     panels_written = 0
-    columns = COLUMNS + (COUNTS_COLUMNS if keep_counts else ())
+    columns = COLUMNS + (COUNTS_COLUMNS if keep_counts else
+                         IMAGE_NUISANCE_COLUMNS if method == "hybrid" else ())
     with ResultWriters(out_dir, columns=columns) as writers, tqdm(
             total=sum(counts), unit="frame", desc="reconstruct", file=sys.stderr,
             disable=not progress, dynamic_ncols=True) as bar:

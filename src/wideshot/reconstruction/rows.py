@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from wideshot.fitting.api import IMAGE_NUISANCE_COLUMNS
 from wideshot.reconstruction.sources import Frame
 from wideshot.reconstruction.view_errors import SIGMA_COLUMNS
 
@@ -51,7 +52,8 @@ def answer_rows(frames: list[Frame], result: dict) -> list[dict]:
                      "shape_probability": (None if probability is None  # the forward fit
                                            else round(float(probability[index]), 6)),
                      "shape_parameter": None if np.isnan(parameter) else round(parameter, 6)})
-        measured = SIGMA_COLUMNS + (COUNTS_COLUMNS if "deviance" in result else ())
+        measured = (SIGMA_COLUMNS + (COUNTS_COLUMNS if "deviance" in result else ())
+                    + tuple(name for name in IMAGE_NUISANCE_COLUMNS if name in result))
         for name in measured:  # six significant digits; empty where not computed
             value = float(result[name][index]) if name in result else np.nan
             rows[-1][name] = None if np.isnan(value) else float(f"{value:.6g}")
