@@ -27,16 +27,7 @@ from wideshot.geometry import (
 )
 from wideshot.models import labels_to_targets
 
-TRUE_RADIUS_NM = 45.0
-TRUE_QUATERNION = canonical(np.array([0.923, 0.103, 0.205, 0.308]) / np.linalg.norm(
-    [0.923, 0.103, 0.205, 0.308]))
-
-
-def _central_disc(radius_px: int) -> np.ndarray:
-    """Pixels within radius_px of the zero-angle pixel: fewer pixels, faster fits."""
-    rows, cols = np.mgrid[:128, :128]
-    return (rows - 64) ** 2 + (cols - 64) ** 2 <= radius_px**2
-
+from fitting_particle import TRUE_QUATERNION, TRUE_RADIUS_NM, central_disc
 
 @pytest.fixture(scope="module")
 def pattern():
@@ -99,7 +90,7 @@ def test_misfit_of_the_true_particle_is_zero_and_grows_away_from_it(pattern):
 
 
 def test_refinement_from_a_nearby_start_converges(pattern):
-    found = refine(pattern, _central_disc(40), [TRUE_RADIUS_NM + 2.0],
+    found = refine(pattern, central_disc(40), [TRUE_RADIUS_NM + 2.0],
                    _turned(TRUE_QUATERNION, 4.0), tolerance=0.005)
     assert misorientation_deg(found.quaternion, TRUE_QUATERNION) < 0.05
     assert abs(found.radius_nm - TRUE_RADIUS_NM) < 0.05
@@ -108,7 +99,7 @@ def test_refinement_from_a_nearby_start_converges(pattern):
 
 def test_refinement_respects_the_mask(pattern):
     """Pixels outside the mask may hold anything: the fit does not see them."""
-    valid = _central_disc(40) & ~_central_disc(4)
+    valid = central_disc(40) & ~central_disc(4)
     spoiled = np.where(valid, pattern, np.random.default_rng(1).random(pattern.shape))
     found = refine(spoiled, valid, [TRUE_RADIUS_NM + 1.0], _turned(TRUE_QUATERNION, 2.0),
                    tolerance=0.005)
@@ -117,7 +108,7 @@ def test_refinement_respects_the_mask(pattern):
 
 
 def test_radius_scan_recovers_a_guess_several_fringes_off(pattern):
-    found = refine_guess(pattern, _central_disc(40), TRUE_RADIUS_NM + 12.0,
+    found = refine_guess(pattern, central_disc(40), TRUE_RADIUS_NM + 12.0,
                          _turned(TRUE_QUATERNION, 3.0)[0], tolerance=0.005)
     assert abs(found.radius_nm - TRUE_RADIUS_NM) < 0.05
 
@@ -131,21 +122,21 @@ def test_simulation_counter_is_exact(pattern, monkeypatch):
         return original(radius_nm, *arguments, **options)
 
     monkeypatch.setattr(objective_module, "particle_amplitude", counting)
-    found = monte_carlo_simplex(pattern, _central_disc(20), starts=3, iterations=4, rng=0)
+    found = monte_carlo_simplex(pattern, central_disc(20), starts=3, iterations=4, rng=0)
     assert found.n_simulations == sum(simulated) > 3 * 5
 
 
 def test_fixed_seed_gives_identical_results(pattern):
-    first = fit(pattern, valid=_central_disc(20), method="mcs", starts=3, iterations=4, seed=7)
-    second = fit(pattern, valid=_central_disc(20), method="mcs", starts=3, iterations=4, seed=7)
+    first = fit(pattern, valid=central_disc(20), method="mcs", starts=3, iterations=4, seed=7)
+    second = fit(pattern, valid=central_disc(20), method="mcs", starts=3, iterations=4, seed=7)
     for key in ("radius_nm", "quaternion", "misfit", "n_simulations"):
         np.testing.assert_array_equal(first[key], second[key])
-    other = fit(pattern, valid=_central_disc(20), method="mcs", starts=3, iterations=4, seed=8)
+    other = fit(pattern, valid=central_disc(20), method="mcs", starts=3, iterations=4, seed=8)
     assert not np.array_equal(first["quaternion"], other["quaternion"])
 
 
 def test_best_so_far_replays_the_starts_one_after_another(pattern):
-    found = monte_carlo_simplex(pattern, _central_disc(20), starts=4, iterations=6, rng=3,
+    found = monte_carlo_simplex(pattern, central_disc(20), starts=4, iterations=6, rng=3,
                                 record=True)
     misfit, radius_nm, quaternion = found.objective.best_so_far()
     assert len(misfit) == found.n_simulations
@@ -171,7 +162,7 @@ class _FixedAnswer(nn.Module):
 
 def test_hybrid_improves_on_the_network(pattern):
     network = _FixedAnswer(_turned(TRUE_QUATERNION, 6.0)[0], TRUE_RADIUS_NM + 9.0)
-    result = fit(pattern, valid=_central_disc(40), method="hybrid", model=network, seed=0)
+    result = fit(pattern, valid=central_disc(40), method="hybrid", model=network, seed=0)
     network_error = misorientation_deg(result["network_quaternion"][0], TRUE_QUATERNION)
     assert network_error > 5.0
     assert misorientation_deg(result["quaternion"][0], TRUE_QUATERNION) < 0.1
@@ -203,7 +194,7 @@ def test_fit_rejects_bad_images():
 def test_refinement_fits_a_decahedron_with_its_aspect():
     truth = {"radius_nm": 52.0, "quaternion": TRUE_QUATERNION, "shape_parameter": 0.8}
     image = wideshot.simulate(52.0, TRUE_QUATERNION, shape="decahedron", shape_parameter=0.8)[0]
-    found = refine(image, _central_disc(40), 53.5, _turned(TRUE_QUATERNION, 3.0),
+    found = refine(image, central_disc(40), 53.5, _turned(TRUE_QUATERNION, 3.0),
                    shape_parameter=0.86, shape="decahedron", tolerance=0.001)
     assert abs(found.radius_nm - truth["radius_nm"]) < 0.05
     assert abs(found.shape_parameter - truth["shape_parameter"]) < 0.002
@@ -215,12 +206,12 @@ def test_refinement_fits_a_decahedron_with_its_aspect():
 
 def test_monte_carlo_simplex_fits_a_sphere_and_keeps_parameters_in_range():
     image = wideshot.simulate(64.0, [1, 0, 0, 0], shape="sphere")[0]
-    result = fit(image, valid=_central_disc(30), method="mcs", starts=4, iterations=40,
+    result = fit(image, valid=central_disc(30), method="mcs", starts=4, iterations=40,
                  seed=1, shape="sphere")
     assert abs(result["radius_nm"][0] - 64.0) < 0.2 and result["shape"] == "sphere"
     np.testing.assert_allclose(result["quaternion"][0], [1, 0, 0, 0], atol=1e-12)
     assert np.isnan(result["shape_parameter"][0])
-    octahedral = fit(image, valid=_central_disc(20), method="mcs", starts=3, iterations=8,
+    octahedral = fit(image, valid=central_disc(20), method="mcs", starts=3, iterations=8,
                      seed=2, shape="octahedral")
     assert 0.0 <= octahedral["shape_parameter"][0] <= 1.0
 
@@ -243,4 +234,4 @@ def test_fits_of_other_families_refuse_what_they_cannot_do(pattern):
     with pytest.raises(ValueError, match="unknown shape family 'cube'"):
         fit(pattern, method="mcs", shape="cube")
     with pytest.raises(ValueError, match="no shape parameter"):
-        refine(pattern, _central_disc(20), 45.0, TRUE_QUATERNION, shape_parameter=0.5)
+        refine(pattern, central_disc(20), 45.0, TRUE_QUATERNION, shape_parameter=0.5)

@@ -10,11 +10,10 @@ from wideshot.fitting import refine_guess
 from wideshot.fitting.misfit import SMOOTHING_PX
 from wideshot.fitting.nuisance import ImageNuisance, aligned, estimate_nuisance
 from wideshot.fitting.objective import PatternObjective
-from wideshot.geometry import canonical, misorientation_deg
+from wideshot.geometry import misorientation_deg
 
-TRUE_RADIUS_NM = 45.0
-TRUE_QUATERNION = canonical(np.array([0.923, 0.103, 0.205, 0.308]) / np.linalg.norm(
-    [0.923, 0.103, 0.205, 0.308]))
+from fitting_particle import TRUE_QUATERNION, TRUE_RADIUS_NM, central_disc
+
 #: The detector's offset (rows, columns; px) and blur (σ, px) of the measured pattern.
 OFFSET_PX, BLUR_PX = (1.5, -1.0), 1.5
 
@@ -29,11 +28,6 @@ def measured(pattern):
     """The pattern as a detector records it: moved by the beam, blurred by the detector."""
     return gaussian_filter(shift(pattern, OFFSET_PX, order=1, mode="nearest"), BLUR_PX,
                            mode="nearest")
-
-
-def _central_disc(radius_px: int) -> np.ndarray:
-    rows, cols = np.mgrid[:128, :128]
-    return (rows - 64) ** 2 + (cols - 64) ** 2 <= radius_px**2
 
 
 def test_aligned_moves_the_image_back_and_drops_pixels_from_outside():
@@ -80,7 +74,7 @@ def test_the_objective_with_the_nuisance_puts_its_minimum_at_the_true_radius(mea
 
 
 def test_refinement_allows_for_the_offset_and_blur(measured):
-    valid = _central_disc(40)
+    valid = central_disc(40)
     start = dict(radius_nm=TRUE_RADIUS_NM + 3.0, quaternion=TRUE_QUATERNION, tolerance=0.01)
     found = refine_guess(measured, valid, **start)
     assert found.nuisance is not None and not found.nuisance.is_identity

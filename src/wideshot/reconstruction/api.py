@@ -302,6 +302,8 @@ def _refine_candidates(images, valid, network, labels, candidates: int, device, 
            "shape_parameter": np.full(n, np.nan), "shape": [""] * n,
            "shape_probability": np.zeros(n), "n_simulations": np.zeros(n, dtype=int),
            "converged": np.ones(n, dtype=bool), "candidate_misfits": [{} for _ in range(n)]}
+    if counts is None:  # the log-image fits report what they allowed for
+        won.update({column: np.full(n, np.nan) for column in IMAGE_NUISANCE_COLUMNS})
     # Most probable families first: a family that explains a frame is the rival that lets a
     # less likely one stop early (fit's rival_deviance).
     rival = np.full(n, np.inf)
@@ -336,8 +338,7 @@ def _refine_candidates(images, valid, network, labels, candidates: int, device, 
                     won["converged"][row] = fitted["converged"][position]
                     for column in IMAGE_NUISANCE_COLUMNS:
                         if column in fitted:
-                            won.setdefault(column, np.full(n, np.nan))[row] = \
-                                fitted[column][position]
+                            won[column][row] = fitted[column][position]
     return {**won, "network_shape": best["shape"], "network_radius_nm": best["radius_nm"],
             "network_quaternion": best["quaternion"],
             "network_shape_parameter": best["shape_parameter"]}

@@ -21,6 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from wideshot.evaluation.particle_figures import save_reconstruction_panel
+from wideshot.fitting.api import IMAGE_NUISANCE_COLUMNS
 from wideshot.models.inference import DEFAULT_VIEWS
 from wideshot.reconstruction.preparation import DetectorGeometry
 from wideshot.reconstruction.quality import misfit_threshold
@@ -31,7 +32,6 @@ from wideshot.reconstruction.chunks import (
     frame_keys,
     plan_chunks,
 )
-from wideshot.fitting.api import IMAGE_NUISANCE_COLUMNS
 from wideshot.reconstruction.rows import COLUMNS, COUNTS_COLUMNS, STATUSES
 from wideshot.reconstruction.view_errors import SIGMA_COLUMNS
 from wideshot.reconstruction.sources import (
